@@ -1,0 +1,74 @@
+"""Square crops around a box, resized for the network (OSTrack's ``sample_target``, quirks included)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+
+
+@dataclass(frozen=True)
+class CropWindow:
+    """Where a crop of side ``crop_size`` px starts in the image, and its zero padding on each side."""
+
+    x1: int
+    y1: int
+    crop_size: int
+    pad_left: int
+    pad_right: int
+    pad_top: int
+    pad_bottom: int
+
+
+def crop_window(box: tuple[float, float, float, float], factor: float, image_hw: tuple[int, int]) -> CropWindow:
+    """Crop geometry for ``box`` = (x, y, w, h) px, a square of side ``ceil(sqrt(w*h) * factor)``.
+
+    The crop is centred on the box with Python's ``round`` (banker's rounding). Quirk kept from the
+    reference: the right/bottom pads are ``x2 - W + 1`` / ``y2 - H + 1``, so a crop that reaches the
+    right or bottom border loses the last image column/row to padding.
+    """
+    x, y, w, h = (float(v) for v in box)
+    crop_size = math.ceil(math.sqrt(w * h) * factor)
+    if crop_size < 1:
+        raise InputError("box", f"box {box} is too small to crop (crop size {crop_size})")
+    height, width = image_hw
+    x1 = round(x + 0.5 * w - crop_size * 0.5)
+    y1 = round(y + 0.5 * h - crop_size * 0.5)
+    x2, y2 = x1 + crop_size, y1 + crop_size
+    return CropWindow(
+        x1=x1,
+        y1=y1,
+        crop_size=crop_size,
+        pad_left=max(0, -x1),
+        pad_right=max(x2 - width + 1, 0),
+        pad_top=max(0, -y1),
+        pad_bottom=max(y2 - height + 1, 0),
+    )
+
+
+def sample_crop(
+    image: np.ndarray, box: tuple[float, float, float, float], factor: float, output_size: int
+) -> tuple[np.ndarray, float]:
+    """Crop ``image`` (H, W, C) uint8 around ``box`` and resize to (output_size, output_size, C).
+
+    Outside the image is zero. Resizing uses OpenCV's default bilinear filter on all C channels at once
+    (needed for byte-exact crops). Returns the crop and ``resize_factor = output_size / crop_size``.
+    """
+    win = crop_window(box, factor, image.shape[:2])
+    x2, y2 = win.x1 + win.crop_size, win.y1 + win.crop_size
+    inside = image[win.y1 + win.pad_top : y2 - win.pad_bottom, win.x1 + win.pad_left : x2 - win.pad_right]
+    if inside.size == 0:
+        raise InputError("box", f"box {box} lies outside the {image.shape[1]}x{image.shape[0]} image")
+    padded = cv2.copyMakeBorder(
+        inside, win.pad_top, win.pad_bottom, win.pad_left, win.pad_right, cv2.BORDER_CONSTANT, value=0
+    )
+    if padded.ndim == 2:  # OpenCV drops a trailing channel axis of size 1
+        padded = padded[:, :, None]
+    resized = cv2.resize(padded, (output_size, output_size))
+    if resized.ndim == 2:
+        resized = resized[:, :, None]
+    return resized, output_size / win.crop_size

@@ -1,0 +1,50 @@
+"""From network outputs to an image box: Hann window, peak decoding, mapping back, clipping."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def hann_window(size: int) -> torch.Tensor:
+    """(size, size) float32 outer product of ``0.5 * (1 - cos(2 pi k / (size + 1)))``, k = 1..size.
+
+    Computed in float32 with the same operations as the reference so the window is bitwise equal.
+    """
+    k = torch.arange(1, size + 1).float()
+    w = 0.5 * (1 - torch.cos((2 * math.pi / (size + 1)) * k))
+    return w.reshape(-1, 1) * w.reshape(1, -1)
+
+
+def map_box_back(
+    crop_box: tuple[float, float, float, float],
+    previous_box: tuple[float, float, float, float],
+    search_size: int,
+    resize_factor: float,
+) -> list[float]:
+    """(cx, cy, w, h) in crop pixels (already divided by resize_factor) -> (x, y, w, h) in the image.
+
+    The crop is centred on the previous box's centre, so its origin is that centre minus half the crop.
+    """
+    cx_prev = previous_box[0] + 0.5 * previous_box[2]
+    cy_prev = previous_box[1] + 0.5 * previous_box[3]
+    cx, cy, w, h = crop_box
+    half_side = 0.5 * search_size / resize_factor
+    cx_real = cx + (cx_prev - half_side)
+    cy_real = cy + (cy_prev - half_side)
+    return [cx_real - 0.5 * w, cy_real - 0.5 * h, w, h]
+
+
+def clip_box(box: list[float], height: int, width: int, margin: int = 10) -> list[float]:
+    """Keep at least ``margin`` px of the box inside the image (the reference's ``clip_box``).
+
+    Note the right/bottom edges use the *unclipped* left/top coordinate, and w, h are at least margin.
+    """
+    x1, y1, w, h = box
+    x2, y2 = x1 + w, y1 + h
+    x1 = min(max(0, x1), width - margin)
+    x2 = min(max(margin, x2), width)
+    y1 = min(max(0, y1), height - margin)
+    y2 = min(max(margin, y2), height)
+    return [x1, y1, max(margin, x2 - x1), max(margin, y2 - y1)]
