@@ -1,0 +1,108 @@
+"""Tracker geometry by hand and its error paths."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from seatrack_ros.errors import InputError
+from seatrack_ros.model import build_seatrack
+from seatrack_ros.tracker import SEATracker, clip_box, crop_window, map_box_back, sample_crop
+
+
+def test_crop_window_by_hand():
+    # sqrt(40*30)*2 = 69.28 -> 70; x1 = round(140 + 20 - 35) = 125; y1 = round(100 + 15 - 35) = 80
+    win = crop_window((140, 100, 40, 30), 2.0, (240, 320))
+    assert (win.crop_size, win.x1, win.y1) == (70, 125, 80)
+    assert (win.pad_left, win.pad_right, win.pad_top, win.pad_bottom) == (0, 0, 0, 0)
+
+
+def test_crop_window_uses_bankers_rounding_and_the_border_quirk():
+    # crop = ceil(sqrt(4*4)*1) = 4; x1 = round(0.5 + 2 - 2) = round(0.5) = 0 (half to even)
+    assert crop_window((0.5, 1.5, 4, 4), 1.0, (10, 10)).x1 == 0
+    assert crop_window((0.5, 1.5, 4, 4), 1.0, (10, 10)).y1 == 2  # round(1.5) = 2
+    # a crop ending exactly at the right border (x2 = W) still gets one column of padding
+    win = crop_window((6, 0, 4, 4), 1.0, (10, 10))
+    assert (win.x1, win.pad_right) == (6, 1)
+
+
+def test_sample_crop_pads_with_zeros_and_drops_the_last_column():
+    image = np.full((10, 10, 6), 200, np.uint8)
+    crop, factor = sample_crop(image, (6, 3, 4, 4), 1.0, 4)
+    assert factor == 1.0
+    assert (crop[:, :3] == 200).all() and (crop[:, 3] == 0).all()
+
+
+def test_clip_box_by_hand():
+    assert clip_box([-30.0, 5.0, 20.0, 20.0], 100, 200) == [0, 5.0, 10, 20.0]  # x2 = -10 -> margin 10
+    assert clip_box([195.0, 95.0, 20.0, 20.0], 100, 200) == [190, 90, 10, 10]
+    assert clip_box([50.0, 40.0, 20.0, 10.0], 100, 200) == [50.0, 40.0, 20.0, 10.0]
+
+
+def test_map_box_back_by_hand():
+    # previous centre (60, 50); crop side 256/2 = 128 px -> origin (-4, -14)
+    assert map_box_back((64.0, 64.0, 20.0, 10.0), (50, 45, 20, 10), 256, 2.0) == [50.0, 45.0, 20.0, 10.0]
+
+
+@pytest.fixture(scope="module")
+def tracker():
+    return SEATracker(build_seatrack())
+
+
+FRAME = np.zeros((48, 64, 3), np.uint8)
+
+
+@pytest.mark.parametrize(
+    "box,kind",
+    [
+        ((10, 10, 0, 5), "box"),
+        ((10, 10, 5, -1), "box"),
+        ((math.nan, 10, 5, 5), "box"),
+        ((10, math.inf, 5, 5), "box"),
+        ((10, 10, 5), "box"),
+        ("abcd", "box"),
+        ((64, 10, 5, 5), "box_outside"),
+        ((-10, 10, 10, 5), "box_outside"),
+        ((10, 48, 5, 5), "box_outside"),
+    ],
+)
+def test_bad_init_boxes_raise_clear_errors(tracker, box, kind):
+    with pytest.raises(InputError) as err:
+        tracker.initialize(FRAME, FRAME, box)
+    assert err.value.kind == kind
+    assert not tracker.initialized
+
+
+@pytest.mark.parametrize(
+    "rgb,aux,kind",
+    [
+        (FRAME, np.zeros((48, 60, 3), np.uint8), "size_mismatch"),
+        (FRAME, np.zeros((48, 64), np.uint8), "image"),
+        (FRAME.astype(np.float32), FRAME, "image"),
+        (np.zeros((0, 64, 3), np.uint8), np.zeros((0, 64, 3), np.uint8), "empty"),
+        ([[0]], FRAME, "image"),
+    ],
+)
+def test_bad_frames_raise_clear_errors(tracker, rgb, aux, kind):
+    with pytest.raises(InputError) as err:
+        tracker.initialize(rgb, aux, (10, 10, 5, 5))
+    assert err.value.kind == kind
+
+
+def test_track_needs_initialize_and_a_constant_frame_size(unmerged_model):
+    tracker = SEATracker(unmerged_model)
+    with pytest.raises(RuntimeError, match="before initialize"):
+        tracker.track(FRAME, FRAME)
+    tracker.initialize(FRAME, FRAME, (10, 10, 20, 20))
+    bigger = np.zeros((96, 128, 3), np.uint8)
+    with pytest.raises(InputError) as err:
+        tracker.track(bigger, bigger)
+    assert err.value.kind == "size_change"
+    tracker.reset()
+    assert not tracker.initialized
+
+
+def test_input_errors_are_value_errors():
+    assert issubclass(InputError, ValueError)
