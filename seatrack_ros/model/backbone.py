@@ -126,7 +126,9 @@ class Block(nn.Module):
             logits = torch.cat(
                 [rgb + self.dte2r_scaling * (aux - rgb), aux + self.r2dte_scaling * (rgb - aux)], dim=0
             )
-        return attn.merge_heads(logits.softmax(dim=-1) @ v)
+        # Half-precision logits get a float32 softmax; float32 and float64 run unchanged.
+        softmax_dtype = torch.float32 if logits.dtype in (torch.float16, torch.bfloat16) else logits.dtype
+        return attn.merge_heads(logits.softmax(dim=-1, dtype=softmax_dtype).to(v.dtype) @ v)
 
     @staticmethod
     def _fuse(moe: HMoE, x: torch.Tensor, num_template: int) -> torch.Tensor:
@@ -171,12 +173,14 @@ def guided_attention_fused(
     batch = q.shape[0] // 2
     q_rgb, q_aux = q[:batch], q[batch:]
     k_rgb, k_aux = k[:batch], k[batch:]
-    s_rgb = dte2r_scaling.to(q.dtype)
-    s_aux = r2dte_scaling.to(q.dtype)
+    # Coefficients are formed in the scalars' own precision (float32) before meeting half-precision q:
+    # 1 - s of a float16 s near 1 would keep only a few significant bits.
+    keep_rgb, mix_rgb = (1 - dte2r_scaling).to(q.dtype), dte2r_scaling.to(q.dtype)
+    keep_aux, mix_aux = (1 - r2dte_scaling).to(q.dtype), r2dte_scaling.to(q.dtype)
     q_guided = torch.cat(
         [
-            torch.cat([(1 - s_rgb) * q_rgb, s_rgb * q_aux], dim=-1),
-            torch.cat([s_aux * q_rgb, (1 - s_aux) * q_aux], dim=-1),
+            torch.cat([keep_rgb * q_rgb, mix_rgb * q_aux], dim=-1),
+            torch.cat([mix_aux * q_rgb, keep_aux * q_aux], dim=-1),
         ],
         dim=0,
     )

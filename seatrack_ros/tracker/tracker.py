@@ -6,7 +6,9 @@ segment-anything's predictor: several trackers can share one loaded model.
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +19,8 @@ from ..errors import InputError
 from ..model.head import decode_box
 from .crop import sample_crop
 from .postprocess import clip_box, hann_window, map_box_back
+
+LOG = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -92,11 +96,42 @@ class SEATracker:
 
     The model is used as is (not copied): trackers built on the same model share its weights. It is
     moved to ``device`` and must be in eval mode with LoRA handled by `load_checkpoint`.
+
+    On a CUDA device the tracker runs `seatrack_ros.engine.TrackEngine` (own stream, GPU crop,
+    LoRA merged into the shared model, fused attention) unless ``gpu_pipeline`` is False, which keeps
+    the host-crop reference pipeline (e.g. as a benchmark baseline). ``half`` (float16 with float32
+    islands) and ``cuda_graphs`` only apply there; elsewhere they fall back to float32 / eager with a
+    warning, and `half` / `cuda_graphs` report what is in effect. On the CUDA pipeline the crops stay
+    on the GPU (``template_crop`` / ``last_search_crop`` remain None); ``tracker.engine.template_crop()``
+    and ``search_crop()`` copy them back for inspection.
     """
 
-    def __init__(self, model: nn.Module, device: str | torch.device = "cpu", settings: TrackerSettings | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        device: str | torch.device = "cpu",
+        settings: TrackerSettings | None = None,
+        *,
+        half: bool = False,
+        cuda_graphs: bool = False,
+        gpu_pipeline: bool = True,
+        profile: bool = False,
+    ):
         self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
+        self.engine = None
+        if self.device.type == "cuda" and gpu_pipeline:
+            from ..engine.cuda_tracker import TrackEngine  # the CPU path never needs it
+
+            self.engine = TrackEngine(
+                model, self.device, settings or TrackerSettings(), half=half, cuda_graphs=cuda_graphs, profile=profile
+            )
+            self.device = self.engine.device
+        elif half or cuda_graphs:
+            LOG.warning("half / cuda_graphs need the CUDA pipeline; %s runs float32 eager", self.device)
+        self.model = self.engine.model if self.engine else model.to(self.device).eval()
+        self.profile = profile
+        self._stage_ms: dict[str, float] = {}
+        self._stage_clock = 0.0
         self.settings = settings or TrackerSettings()
         feat = self.settings.search_size // model.config.patch_size
         self.window = hann_window(feat).reshape(1, 1, feat, feat).to(self.device)
@@ -109,8 +144,42 @@ class SEATracker:
         self.last_search_crop: np.ndarray | None = None
 
     @property
+    def half(self) -> bool:
+        """True when the network runs in float16 (CUDA pipeline with ``half=True``)."""
+        return bool(self.engine and self.engine.half)
+
+    @property
+    def cuda_graphs(self) -> bool:
+        """True while per-frame stages replay CUDA graphs (False after a capture failure)."""
+        return bool(self.engine and self.engine.cuda_graphs)
+
+    @property
     def initialized(self) -> bool:
         return self.state is not None
+
+    def stage_times(self) -> dict[str, float]:
+        """Milliseconds per stage of the last `track()` when built with ``profile=True``, else {}.
+
+        Keys: host_to_device, crop_normalize, backbone_head, decode, device_to_host. On the CUDA pipeline
+        they come from CUDA events; on the host-crop pipeline from the host clock (device synchronised
+        at each mark), where ``crop_normalize`` is the host crop and ``host_to_device`` the crop's
+        upload plus normalisation.
+        """
+        if self.engine is not None:
+            return self.engine.stage_times()
+        return dict(self._stage_ms)
+
+    def _mark(self, stage: str | None) -> None:
+        if not self.profile:
+            return
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        now = time.perf_counter()
+        if stage is None:
+            self._stage_ms = {}
+        else:
+            self._stage_ms[stage] = (now - self._stage_clock) * 1e3
+        self._stage_clock = now
 
     def reset(self) -> None:
         """Forget the target; `track` needs a new `initialize`."""
@@ -128,6 +197,12 @@ class SEATracker:
         image_hw = check_frame_pair(rgb, aux)
         box = check_box(box, image_hw)
         s = self.settings
+        if self.engine is not None:
+            self.engine.initialize(rgb, aux, box)
+            self.template_tokens = self.engine.template_tokens
+            self.state = list(box)
+            self.image_hw = image_hw
+            return
         frame = np.concatenate([rgb, aux], axis=2)
         self.template_crop, _ = sample_crop(frame, box, s.template_factor, s.template_size)
         with torch.no_grad():
@@ -143,14 +218,25 @@ class SEATracker:
         if image_hw != self.image_hw:
             raise InputError("size_change", f"frame size {image_hw} differs from the initial frame's {self.image_hw}")
         s = self.settings
+        if self.engine is not None:
+            clipped, unclipped, score, peak_index = self.engine.track(rgb, aux, self.state)
+            self.state = clipped
+            return TrackResult(tuple(clipped), score, tuple(unclipped), peak_index)
+        self._mark(None)
         frame = np.concatenate([rgb, aux], axis=2)
         search_crop, resize_factor = sample_crop(frame, self.state, s.search_factor, s.search_size)
         self.last_search_crop = search_crop
+        self._mark("crop_normalize")
         with torch.no_grad():
-            out = self.model(None, self.normalize(search_crop), template_tokens=self.template_tokens)
+            search = self.normalize(search_crop)
+            self._mark("host_to_device")
+            out = self.model(None, search, template_tokens=self.template_tokens)
+            self._mark("backbone_head")
             response = self.window * out["score_map"]
             boxes, peaks, peak_indices = decode_box(response, out["size_map"], out["offset_map"])
+            self._mark("decode")
             crop_box = (boxes[0] * s.search_size / resize_factor).tolist()
+            self._mark("device_to_host")
         unclipped = map_box_back(crop_box, self.state, s.search_size, resize_factor)
         self.state = clip_box(unclipped, image_hw[0], image_hw[1], s.clip_margin)
         return TrackResult(tuple(self.state), float(peaks[0]), tuple(unclipped), int(peak_indices[0]))

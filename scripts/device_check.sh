@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# GPU check of the tracker's CUDA path in one call (about 3-5 minutes on one H100/H200; every step has
+# its own timeout, 7.5 minutes in all):
+#   1. install what is missing (the GPU machine has no network: wheels carried in ./.whl are used),
+#   2. the engine tests (test/test_engine*.py, test/test_bench.py; the CUDA ones run only there),
+#   3. half-precision fidelity on the golden fixtures (python -m seatrack_ros.engine.fidelity),
+#   4. seatrack-bench at 640x512 (rgbt): float16 + CUDA graphs, then float32 + CUDA graphs, each
+#      against the float32 eager unmerged-LoRA baseline measured in the same run,
+#   5. one summary table (last in the output; also summary.txt).
+# Logs and JSON go to $OUT (set by the device tool) or ./device_out.
+#
+# Usage, from the repository root:   bash scripts/device_check.sh
+# The golden fixtures must reach the machine: $SEATRACK_GOLDEN_DIR, ./shared/golden, ../shared/golden or
+# ./.device_golden (copy model_io.npz, tracker_seq.npz and golden_meta.json there and carry that folder).
+# Environment: PYTHON (default python3), BENCH_FRAMES (default 300), BENCH_WARMUP (default 30);
+# for a dry run without a GPU: DEVICE=cpu BENCH_FRAMES=1 BENCH_WARMUP=0 BENCH_EXTRA=--tiny-model
+# FIDELITY_ARGS="--dtypes float32 --no-tracker".
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+OUT_DIR="${OUT:-$ROOT/device_out}"
+mkdir -p "$OUT_DIR"
+PY="${PYTHON:-python3}"
+FRAMES="${BENCH_FRAMES:-300}"
+WARMUP="${BENCH_WARMUP:-30}"
+DEVICE="${DEVICE:-cuda}"
+BENCH_EXTRA="${BENCH_EXTRA:-}"
+FIDELITY_ARGS="${FIDELITY_ARGS:-}"
+export PYTHONUNBUFFERED=1
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+START=$(date +%s)
+stamp() { echo "[device_check +$(( $(date +%s) - START ))s] $*"; }
+
+# ---- 1. packages ---------------------------------------------------------------------------------
+missing=$("$PY" -c '
+import importlib.util as u
+need = {"torch": "torch", "cv2": "opencv-python-headless", "numpy": "numpy", "pytest": "pytest"}
+print(" ".join(p for m, p in need.items() if u.find_spec(m) is None))')
+if [ -n "$missing" ]; then
+  stamp "missing: $missing"
+  if ls .whl/*.whl >/dev/null 2>&1; then
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+      && export PYTHONPATH="$PYTHONPATH:/tmp/site"
+  else
+    timeout 180 "$PY" -m pip install -q $missing || stamp "pip install failed (no network?); carry wheels in ./.whl"
+  fi
+fi
+if [ -z "${SEATRACK_GOLDEN_DIR:-}" ]; then
+  for d in "$ROOT/shared/golden" "$ROOT/../shared/golden" "$ROOT/.device_golden"; do
+    if [ -f "$d/model_io.npz" ]; then export SEATRACK_GOLDEN_DIR="$d"; break; fi
+  done
+fi
+{
+  stamp "environment"
+  command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
+  "$PY" -c 'import sys, torch, numpy, cv2
+print("python", sys.version.split()[0], "torch", torch.__version__, "cuda", torch.version.cuda,
+      "cudnn", torch.backends.cudnn.version(), "numpy", numpy.__version__, "opencv", cv2.__version__)
+print("cuda available", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
+  echo "golden: ${SEATRACK_GOLDEN_DIR:-NOT FOUND}"
+} 2>&1 | tee "$OUT_DIR/env.txt"
+
+# ---- 2. tests ------------------------------------------------------------------------------------
+stamp "tests"
+timeout 180 "$PY" -m pytest test/test_engine.py test/test_engine_cuda.py test/test_bench.py \
+  -q -rs -s -p no:cacheprovider 2>&1 | tee "$OUT_DIR/pytest.log"
+
+# ---- 3. fidelity ---------------------------------------------------------------------------------
+stamp "fidelity"
+timeout 90 "$PY" -m seatrack_ros.engine.fidelity --device "$DEVICE" $FIDELITY_ARGS --json "$OUT_DIR/fidelity.json" 2>&1 \
+  | tee "$OUT_DIR/fidelity.log"
+
+# ---- 4. benchmark --------------------------------------------------------------------------------
+stamp "bench float16 + graphs"
+timeout 120 "$PY" -m seatrack_ros.bench --device "$DEVICE" $BENCH_EXTRA --variant rgbt --width 640 --height 512 \
+  --frames "$FRAMES" --warmup "$WARMUP" --half --cuda-graphs --json "$OUT_DIR/bench_fp16_graphs.json" 2>&1 \
+  | tee "$OUT_DIR/bench.log"
+stamp "bench float32 + graphs"
+timeout 60 "$PY" -m seatrack_ros.bench --device "$DEVICE" $BENCH_EXTRA --variant rgbt --width 640 --height 512 \
+  --frames "$(( FRAMES < 100 ? FRAMES : 100 ))" --warmup "$(( WARMUP < 10 ? WARMUP : 10 ))" --no-half --cuda-graphs --json "$OUT_DIR/bench_fp32_graphs.json" 2>&1 \
+  | tee -a "$OUT_DIR/bench.log"
+
+# ---- 5. summary ----------------------------------------------------------------------------------
+stamp "summary"
+"$PY" - "$OUT_DIR" <<'EOF' 2>&1 | tee "$OUT_DIR/summary.txt"
+import json, sys
+from pathlib import Path
+
+out = Path(sys.argv[1])
+def load(name):
+    p = out / name
+    return json.loads(p.read_text()) if p.is_file() else None
+
+tests = [l for l in (out / "pytest.log").read_text().splitlines() if " passed" in l or " failed" in l or " error" in l]
+print("=" * 100)
+print("tests:", tests[-1].strip("= ") if tests else "NO RESULT (see pytest.log)")
+for name, title in (("bench_fp16_graphs.json", "float16 + CUDA graphs"), ("bench_fp32_graphs.json", "float32 + CUDA graphs")):
+    r = load(name)
+    if not r:
+        print(f"bench {title}: NO RESULT")
+        continue
+    v = r["versions"]
+    print(f"bench {title} on {v.get('device_name')} | torch {v['torch']} cuda {v.get('cuda')} cudnn {v.get('cudnn')} "
+          f"| {r['config']['width']}x{r['config']['height']} N={r['config']['frames']} "
+          f"half={r['config']['half']} graphs={r['config']['cuda_graphs']}")
+    print(f"  {'measurement':<26}{'median ms':>10}{'p99 ms':>9}{'base med':>10}{'base p99':>10}{'ratio':>8}  target")
+    f, t = r["forward"], r["track"]
+    ratio_f, ratio_t = r["speedup"]["forward_median"] or 0.0, r["speedup"]["track_median"] or 0.0
+    goal_f = ("PASS" if ratio_f and ratio_f >= 8 else "MISS") + " (>= 8x)" if r["config"]["half"] else ""
+    med, p99 = t["candidate"]["median_ms"], t["candidate"]["p99_ms"]
+    goal_t = ("PASS" if med < 2 and p99 < 4 else "MISS") + " (< 2 ms median, < 4 ms p99)"
+    print(f"  {'forward (batch 1)':<26}{f['candidate']['median_ms']:10.3f}{f['candidate']['p99_ms']:9.3f}"
+          f"{f['baseline']['median_ms']:10.3f}{f['baseline']['p99_ms']:10.3f}{ratio_f:7.2f}x  {goal_f}")
+    print(f"  {'track() 640x512':<26}{med:10.3f}{p99:9.3f}{t['baseline']['median_ms']:10.3f}"
+          f"{t['baseline']['p99_ms']:10.3f}{ratio_t:7.2f}x  {goal_t}")
+    for stage, s in r["stages"].items():
+        if s.get("n"):
+            print(f"    stage {stage:<20}{s['median_ms']:10.3f}{s['p99_ms']:9.3f}")
+fid = load("fidelity.json")
+if fid:
+    print(f"fidelity vs golden on {fid['device_name']} (model: px of the 256 px crop; tracker: px of 320x240, 7 frames)")
+    print(f"  {'dtype':<10}{'score map':>10}{'box px':>9}{'argmax':>8}{' | open-loop box px':>20}{'argmax':>8}"
+          f"{' | closed box px':>16}{'argmax':>8}{'diverged at':>12}")
+    for name, e in fid["results"].items():
+        m, k = e["model"], e.get("tracker")
+        row = f"  {name:<10}{m['score_map_max_abs']:10.2e}{m['box_max_abs_px']:9.4f}{str(m['argmax_equal']):>8}"
+        if k:
+            o, c = k["open_loop"], k["closed_loop"]
+            row += (f"{o['box_max_abs_px']:20.4f}{o['argmax_equal_frames']:>6}/{o['frames']}"
+                    f"{c['box_max_abs_px']:16.4f}{c['argmax_equal_frames']:>6}/{c['frames']}"
+                    f"{str(c['crop_window_diverged_at_frame']):>12}")
+        print(row)
+else:
+    print("fidelity: NO RESULT")
+EOF
+stamp "done"

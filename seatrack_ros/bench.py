@@ -1,0 +1,387 @@
+"""`seatrack-bench`: how fast the tracker runs on a device, against the plain float32 baseline.
+
+Measured in one process, interleaved frame by frame so that load from other programs hits both alike:
+
+- candidate: the tracker as shipped. On CUDA: `SEATracker` on the GPU pipeline (own stream, GPU crop,
+  merged LoRA, fused attention, ``--half``, ``--cuda-graphs``). On the CPU: the host-crop pipeline with
+  merged LoRA and fused attention, float32.
+- baseline: the same weights the way the authors run them: float32, eager, LoRA unmerged (an extra
+  low-rank matmul per qkv), attention op by op, host crop, the template re-embedded by every forward.
+
+Reported per measurement: median, p99 and mean over N frames after a warm-up, in milliseconds:
+``forward`` (network only, batch 1), ``track`` (the whole `track()` call on a WxH frame) and the
+candidate's stages (host_to_device, crop_normalize, backbone_head, decode, device_to_host). Weights are
+the deterministic test weights unless ``--checkpoint`` is given (timing does not depend on them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .engine.cuda_tracker import STAGES
+from .engine.precision import prepare_model
+from .model import BackboneConfig, SEATrack, build_seatrack, load_checkpoint, make_test_state_dict
+from .tracker import SEATracker
+
+CPU_VARIANTS = {
+    # name: (merge LoRA, attention impl, torch threads or 0 = unchanged); each is timed on the network
+    # forward against the baseline, interleaved with it.
+    "merged": (True, "math", 0),
+    "fused": (False, "fused", 0),
+    "merged+fused": (True, "fused", 0),
+    "1thread": (False, "math", 1),
+}
+
+
+@dataclass
+class Series:
+    """Per-frame timings of one measurement, milliseconds."""
+
+    samples: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, float]:
+        if not self.samples:
+            return {"n": 0}
+        ordered = sorted(self.samples)
+        p99_index = min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)
+        return {
+            "n": len(ordered),
+            "median_ms": statistics.median(ordered),
+            "p99_ms": ordered[p99_index],
+            "mean_ms": statistics.fmean(ordered),
+            "min_ms": ordered[0],
+        }
+
+
+def synthetic_sequence(width: int, height: int, count: int, seed: int = 0) -> tuple[list[tuple[np.ndarray, np.ndarray]], tuple]:
+    """``count`` (rgb, aux) HxWx3 uint8 frames with a textured background and a moving bright box.
+
+    Returns the frames and the initial (x, y, w, h) box of the object.
+    """
+    rng = np.random.default_rng(seed)
+    tiles = rng.integers(0, 200, size=(height // 8 + 1, width // 8 + 1, 3), dtype=np.uint8)
+    background = np.repeat(np.repeat(tiles, 8, axis=0), 8, axis=1)[:height, :width]
+    aux_background = np.repeat(np.repeat(tiles[..., :1] // 3, 8, axis=0), 8, axis=1)[:height, :width]
+    w, h = max(16, width // 8), max(12, height // 8)
+    frames = []
+    for i in range(count):
+        angle = 2 * math.pi * i / max(count, 1)
+        x = int(width / 2 - w / 2 + 0.15 * width * math.cos(angle))
+        y = int(height / 2 - h / 2 + 0.15 * height * math.sin(angle))
+        rgb = background.copy()
+        rgb[y : y + h, x : x + w] = (240, 220, 40)
+        aux = np.repeat(aux_background, 3, axis=2)
+        aux[y : y + h, x : x + w] = 230
+        frames.append((rgb, aux))
+    x0 = width / 2 - w / 2 + 0.15 * width
+    return frames, (float(x0), float(height / 2 - h / 2), float(w), float(h))
+
+
+def _versions(device: torch.device) -> dict[str, str]:
+    import cv2
+
+    info = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+        "torch_threads": str(torch.get_num_threads()),
+        "machine": platform.machine(),
+        "processor": _cpu_name(),
+    }
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        info.update(
+            device_name=props.name,
+            cuda=str(torch.version.cuda),
+            cudnn=str(torch.backends.cudnn.version()),
+            multiprocessors=str(props.multi_processor_count),
+            gpu_memory_gib=f"{props.total_memory / 2**30:.1f}",
+        )
+    else:
+        info["device_name"] = f"CPU ({_cpu_name()}, {torch.get_num_threads()} torch threads)"
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+class _Timer:
+    """Wall-clock timer that waits for the device before reading the clock."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    def sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    @contextlib.contextmanager
+    def measure(self, series: Series | None):
+        self.sync()
+        start = time.perf_counter()
+        yield
+        self.sync()
+        if series is not None:
+            series.samples.append((time.perf_counter() - start) * 1e3)
+
+
+def build_tiny_model(seed: int = 0) -> SEATrack:
+    """A narrow 2-block SEATrack (embed 64, one fusion block, head width 32) with seeded random weights.
+
+    Same input/output shapes and code paths as the released network at a fraction of the cost; for
+    smoke tests of the tools, not for tracking.
+    """
+    config = BackboneConfig(embed_dim=64, depth=2, num_heads=2, fusion_blocks=(1,), lora_rank=4)
+    model = SEATrack(config, head_channels=32)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith(("_scaling", "D_temp", "C_temp")):
+                param.fill_(0.8)
+            elif param.dim() == 1 and "norm" in name and name.endswith("weight"):
+                param.fill_(1.0)
+            else:
+                param.copy_(torch.randn(param.shape, generator=gen) * 0.05)
+    return model.eval()
+
+
+def _load_model(args, merge: bool) -> torch.nn.Module:
+    if args.tiny_model:
+        model = build_tiny_model(seed=1)
+        if merge:
+            model.merge_lora()
+        return model
+    source = args.checkpoint if args.checkpoint else make_test_state_dict()
+    lora_merged = args.lora_merged if args.checkpoint else False
+    return load_checkpoint(build_seatrack(args.variant), source, lora_merged=lora_merged, merge=merge)
+
+
+def run_benchmark(args) -> dict:
+    """Run the benchmark described by parsed ``args``; returns the report dict (also printed)."""
+    device = _pick_device(args.device)
+    on_cuda = device.type == "cuda"
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    frames_n = args.frames if args.frames is not None else (200 if on_cuda else 3)
+    warmup = args.warmup if args.warmup is not None else (20 if on_cuda else 1)
+    half = on_cuda if args.half is None else args.half
+    graphs = on_cuda if args.cuda_graphs is None else args.cuda_graphs
+    total = warmup + frames_n
+    frames, init_box = synthetic_sequence(args.width, args.height, min(total + 1, 64), seed=args.seed)
+
+    baseline_model = _load_model(args, merge=False)  # LoRA as a separate term, attention op by op
+    baseline_model.set_attention_impl("math")
+    candidate_model = _load_model(args, merge=True)
+    timer = _Timer(device)
+
+    if on_cuda and half and args.residual_float32:
+        prepare_model(candidate_model, device, torch.float16, residual_float32=True)
+    candidate = SEATracker(candidate_model, device, half=half, cuda_graphs=graphs, profile=True)
+    if not on_cuda:
+        candidate_model.set_attention_impl("fused")  # the CUDA pipeline selects it itself
+    baseline = SEATracker(baseline_model, device, gpu_pipeline=False)
+    rgb0, aux0 = frames[0]
+    candidate.initialize(rgb0, aux0, init_box)
+    baseline.initialize(rgb0, aux0, init_box)
+
+    track = {"candidate": Series(), "baseline": Series()}
+    stages = {name: Series() for name in STAGES}
+    for i in range(total):
+        rgb, aux = frames[1 + i % (len(frames) - 1)]
+        keep = i >= warmup
+        with timer.measure(track["baseline"] if keep else None):
+            baseline.track(rgb, aux)
+        with timer.measure(track["candidate"] if keep else None):
+            candidate.track(rgb, aux)
+        if keep:
+            for name, ms in candidate.stage_times().items():
+                stages[name].samples.append(ms)
+
+    # Network only, batch 1: the baseline as the authors time it (template + search in, float32 eager).
+    forward = {"candidate": Series(), "baseline": Series()}
+    template = baseline.normalize(baseline.template_crop)
+    search = baseline.normalize(baseline.last_search_crop)
+    variants = {name: Series() for name in (args.cpu_variants if not on_cuda else [])}
+    with torch.no_grad():
+        for i in range(total):
+            keep = i >= warmup
+            with timer.measure(forward["baseline"] if keep else None):
+                baseline_model(template, search)
+            with timer.measure(forward["candidate"] if keep else None):
+                if candidate.engine is not None:
+                    candidate.engine.network_forward()
+                else:
+                    candidate_model(None, search, template_tokens=candidate.template_tokens)
+            for name, series in variants.items():
+                merge, impl, threads = CPU_VARIANTS[name]
+                _set_variant(baseline_model, merge, impl)
+                saved_threads = torch.get_num_threads()
+                if threads:
+                    torch.set_num_threads(threads)
+                with timer.measure(series if keep else None):
+                    baseline_model(template, search)
+                torch.set_num_threads(saved_threads)
+                _set_variant(baseline_model, False, "math")
+
+    engine = candidate.engine
+    report = {
+        "config": {
+            "device": str(device),
+            "width": args.width,
+            "height": args.height,
+            "frames": frames_n,
+            "warmup": warmup,
+            "half": candidate.half,
+            "cuda_graphs": candidate.cuda_graphs,
+            "requested_half": half,
+            "requested_cuda_graphs": graphs,
+            "gpu_pipeline": engine is not None,
+            "residual_float32": bool(on_cuda and half and args.residual_float32),
+            "host_crops": engine.host_crops if engine is not None else None,
+            "weights": "tiny smoke-test network" if args.tiny_model else (args.checkpoint or "deterministic test weights"),
+        },
+        "versions": _versions(device),
+        "forward": {k: v.summary() for k, v in forward.items()},
+        "track": {k: v.summary() for k, v in track.items()},
+        "stages": {k: v.summary() for k, v in stages.items()},
+        "cpu_variants_forward": {k: v.summary() for k, v in variants.items()},
+    }
+    report["speedup"] = {
+        "forward_median": _ratio(report["forward"]),
+        "track_median": _ratio(report["track"]),
+        **{f"forward_median_{k}": _ratio({"baseline": report["forward"]["baseline"], "candidate": v}) for k, v in report["cpu_variants_forward"].items()},
+    }
+    return report
+
+
+def _set_variant(model, merge: bool, impl: str) -> None:
+    if merge:
+        model.merge_lora()
+    else:
+        for layer in model.lora_layers():
+            layer.unmerge()
+    model.set_attention_impl(impl)
+
+
+def _ratio(pair: dict) -> float | None:
+    base, cand = pair["baseline"].get("median_ms"), pair["candidate"].get("median_ms")
+    if not base or not cand:
+        return None
+    return base / cand
+
+
+def _pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("seatrack-bench: --device cuda requested but CUDA is not available")
+    return device
+
+
+def format_report(report: dict) -> str:
+    """Human-readable table of a report from `run_benchmark`."""
+    cfg, ver = report["config"], report["versions"]
+    lines = [
+        f"seatrack-bench on {ver['device_name']} ({cfg['device']}), frame {cfg['width']}x{cfg['height']}, "
+        f"N={cfg['frames']} after {cfg['warmup']} warm-up",
+        "versions: " + ", ".join(f"{k} {v}" for k, v in ver.items() if k not in ("device_name",)),
+        f"candidate: half={cfg['half']} cuda_graphs={cfg['cuda_graphs']} gpu_pipeline={cfg['gpu_pipeline']} "
+        "merged LoRA, fused attention; baseline: float32 eager, unmerged LoRA, op-by-op attention",
+        f"{'measurement':<28}{'median ms':>12}{'p99 ms':>12}{'base median':>13}{'base p99':>11}{'speedup':>9}",
+    ]
+
+    def row(name, cand, base=None):
+        ratio = (base["median_ms"] / cand["median_ms"]) if base and base.get("median_ms") and cand.get("median_ms") else None
+        base_med = f"{base['median_ms']:13.3f}" if base else f"{'':13}"
+        base_p99 = f"{base['p99_ms']:11.3f}" if base else f"{'':11}"
+        ratio_s = f"{ratio:8.2f}x" if ratio else f"{'':9}"
+        if not cand.get("n"):
+            return f"{name:<28}{'n/a':>12}"
+        return f"{name:<28}{cand['median_ms']:12.3f}{cand['p99_ms']:12.3f}{base_med}{base_p99}{ratio_s}"
+
+    lines.append(row("forward (network, batch 1)", report["forward"]["candidate"], report["forward"]["baseline"]))
+    for name, summary in report["cpu_variants_forward"].items():
+        lines.append(row(f"  forward, {name}", summary, report["forward"]["baseline"]))
+    lines.append(row("track() whole call", report["track"]["candidate"], report["track"]["baseline"]))
+    for name, summary in report["stages"].items():
+        lines.append(row(f"  stage {name}", summary))
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seatrack-bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: cuda when available)")
+    parser.add_argument("--width", type=int, default=640, help="frame width in px (default 640)")
+    parser.add_argument("--height", type=int, default=512, help="frame height in px (default 512)")
+    parser.add_argument("--frames", type=int, default=None, help="timed frames (default 200 on CUDA, 3 on CPU)")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed frames first (default 20 on CUDA, 1 on CPU)")
+    parser.add_argument("--half", action=argparse.BooleanOptionalAction, default=None, help="float16 candidate (default: on CUDA)")
+    parser.add_argument(
+        "--cuda-graphs", action=argparse.BooleanOptionalAction, default=None, help="CUDA graphs for the candidate (default: on CUDA)"
+    )
+    parser.add_argument(
+        "--residual-float32", action="store_true", help="half candidate keeps its residual stream float32 (slower, closer)"
+    )
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument(
+        "--cpu-variants",
+        nargs="*",
+        default=[],
+        choices=sorted(CPU_VARIANTS),
+        help="on CPU, also time the network forward with these changes to the baseline",
+    )
+    parser.add_argument("--variant", default="rgbt", help="model variant for build_seatrack (default rgbt)")
+    parser.add_argument("--checkpoint", default=None, help="checkpoint file (default: deterministic test weights)")
+    parser.add_argument(
+        "--lora-merged",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the checkpoint's LoRA convention (rgbt/rgbd releases: merged; rgbe: --no-lora-merged)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic sequence")
+    parser.add_argument(
+        "--tiny-model", action="store_true", help="a 2-block narrow network instead of SEATrack (smoke tests only)"
+    )
+    parser.add_argument("--json", default=None, help="also write the report as JSON to this path")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    for name in ("width", "height"):
+        if getattr(args, name) < 16:
+            raise SystemExit(f"seatrack-bench: --{name} must be at least 16")
+    if (args.frames is not None and args.frames < 1) or (args.warmup is not None and args.warmup < 0):
+        raise SystemExit("seatrack-bench: --frames must be >= 1 and --warmup >= 0")
+    report = run_benchmark(args)
+    print(format_report(report))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+        print(f"report written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,299 @@
+"""The tracker's CUDA path: one stream per tracker, frame uploaded once, everything else on the GPU.
+
+Per `track()` call:
+
+1. host-to-device: the RGB and aux frames are copied into one pinned host buffer (2, H, W, 3) and sent
+   with one asynchronous copy on the tracker's own stream, together with the crop geometry tables
+   (a few KB, see `gpu_preprocess`);
+2. crop + normalise on the GPU (integer OpenCV-equivalent bilinear, byte-identical to the host crops),
+   written into a static (1, 6, 256, 256) input;
+3. backbone + head on the cached template tokens (computed once at `initialize`);
+4. decode: Hann window, peak, box at the peak, packed into 6 floats;
+5. device-to-host: those 6 floats (box, score, peak index) come back through pinned memory; the host
+   maps the box back into the image exactly as the reference path does.
+
+Stages 2-4 are each captured once as a CUDA graph (``cuda_graphs=True``) and replayed per frame; capture
+failures fall back to eager execution with a warning. Nothing here synchronises the whole device or
+changes global backend settings: other GPU work in the process keeps running on its own streams.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..model.head import decode_box
+from ..tracker.crop import crop_window, sample_crop
+from ..tracker.postprocess import clip_box, hann_window, map_box_back
+from .gpu_preprocess import CropTables, crop_resize, crop_tables, normalize_crop, window_is_regular
+from .precision import prepare_model
+
+LOG = logging.getLogger(__name__)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+STAGES = ("host_to_device", "crop_normalize", "backbone_head", "decode", "device_to_host")
+
+
+class TrackEngine:
+    """Per-target state for `SEATracker` on a CUDA device (see module docstring).
+
+    The same code runs on the CPU (no stream, no pinned memory, no graphs, float32), which is how the
+    test suite checks it on machines without a GPU.
+
+    model: a loaded SEATrack; prepared in place by `prepare_model` (merged LoRA, fused attention, half
+        policy), so engines built on the same model share its weights.
+    half: float16 weights/activations with float32 islands; falls back to float32 when the device
+        cannot run float16.
+    cuda_graphs: capture the per-frame stages as CUDA graphs; falls back to eager on capture failure.
+    profile: record CUDA events between stages (read them with `stage_times`).
+    stream_priority: priority of the tracker's stream (lower is higher priority, CUDA's convention).
+    dtype: explicit compute dtype (float32, float16 or bfloat16) on any device, overriding ``half``;
+        e.g. to measure the half policy's fidelity on a CPU (slow there, but the same arithmetic plan).
+    residual_float32: keep the residual stream float32 under half precision (see `precision`); None
+        keeps what the model was prepared with (off for a fresh model).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        device: torch.device,
+        settings,
+        half: bool = False,
+        cuda_graphs: bool = False,
+        profile: bool = False,
+        stream_priority: int = 0,
+        dtype: torch.dtype | None = None,
+        residual_float32: bool | None = None,
+    ) -> None:
+        device = torch.device(device)
+        is_cuda = device.type == "cuda"
+        if is_cuda and device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+        self.device = device
+        self.settings = settings
+        if dtype is None:
+            use_half = bool(half) and is_cuda and self._float16_supported(device)
+            if half and not use_half:
+                LOG.warning("float16 inference needs a CUDA device with float16 support; %s runs float32", device)
+            dtype = torch.float16 if use_half else torch.float32
+        self.dtype = dtype
+        self.half = dtype != torch.float32
+        self.model = prepare_model(model, device, self.dtype, residual_float32)
+        self.cuda_graphs = bool(cuda_graphs) and is_cuda
+        if cuda_graphs and not self.cuda_graphs:
+            LOG.warning("CUDA graphs need a CUDA device; %s runs eagerly", device)
+        self.profile = bool(profile) and is_cuda
+        self.stream = torch.cuda.Stream(device, priority=stream_priority) if is_cuda else None
+        feat = settings.search_size // self.model.config.patch_size
+        pin = is_cuda
+        with torch.cuda.device(device) if is_cuda else contextlib.nullcontext():
+            self.window = hann_window(feat).reshape(1, 1, feat, feat).to(device)
+            self.mean = torch.tensor(IMAGENET_MEAN * 2, device=device).view(1, 6, 1, 1)
+            self.std = torch.tensor(IMAGENET_STD * 2, device=device).view(1, 6, 1, 1)
+            self.search_input = torch.zeros((1, 6, settings.search_size, settings.search_size), dtype=self.dtype, device=device)
+            self.result = torch.zeros(6, dtype=torch.float32, device=device)
+            self.result_host = torch.zeros(6, dtype=torch.float32, pin_memory=pin)
+            self.search_tables = CropTables.allocate(settings.search_size, device)
+            self.template_tables = CropTables.allocate(settings.template_size, device)
+            self.crop_host = torch.zeros((settings.search_size, settings.search_size, 6), dtype=torch.uint8, pin_memory=pin)
+            self.crop_device = torch.zeros_like(self.crop_host, device=device)
+        self.template_tokens: torch.Tensor | None = None
+        self.frame_host: torch.Tensor | None = None
+        self.frame_device: torch.Tensor | None = None
+        self.search_crop_device: torch.Tensor | None = None
+        self.template_crop_device: torch.Tensor | None = None
+        self._outputs: dict[str, torch.Tensor] | None = None
+        self._graphs: dict[str, torch.cuda.CUDAGraph] = {}
+        self._events = [torch.cuda.Event(enable_timing=True) for _ in range(len(STAGES) + 1)] if self.profile else []
+        self.host_crops = 0  # frames whose window needed the host crop (see window_is_regular)
+        if is_cuda:
+            # The weights and buffers above were written on the current stream; order ours after it.
+            self.stream.wait_stream(torch.cuda.current_stream(device))
+
+    def _on_stream(self):
+        return torch.cuda.stream(self.stream) if self.stream is not None else contextlib.nullcontext()
+
+    def _synchronize(self) -> None:
+        if self.stream is not None:
+            self.stream.synchronize()
+
+    def _record(self, index: int) -> None:
+        if self._events:
+            self._events[index].record(self.stream)
+
+    @staticmethod
+    def _float16_supported(device: torch.device) -> bool:
+        try:
+            a = torch.ones((8, 8), dtype=torch.float16, device=device)
+            return bool(torch.isfinite(a @ a).all())
+        except RuntimeError:
+            return False
+
+    # ----------------------------------------------------------------------------------------- buffers
+    def _ensure_frame_buffers(self, image_hw: tuple[int, int]) -> None:
+        shape = (2, image_hw[0], image_hw[1], 3)
+        if self.frame_host is not None and tuple(self.frame_host.shape) == shape:
+            return
+        self.frame_host = torch.zeros(shape, dtype=torch.uint8, pin_memory=self.stream is not None)
+        on_cpu = self.stream is None
+        self.frame_device = self.frame_host if on_cpu else torch.zeros(shape, dtype=torch.uint8, device=self.device)
+        self._graphs.pop("crop_normalize", None)  # captured against the old frame buffer
+
+    def _upload_frame(self, rgb: np.ndarray, aux: np.ndarray) -> None:
+        host = self.frame_host.numpy()
+        np.copyto(host[0], rgb)
+        np.copyto(host[1], aux)
+        if self.frame_device.data_ptr() != self.frame_host.data_ptr():
+            self.frame_device.copy_(self.frame_host, non_blocking=True)
+
+    def _frame_planes(self) -> torch.Tensor:
+        """(H, W, 6) view-equivalent of the (2, H, W, 3) device frame, as the crop code expects."""
+        return self.frame_device.permute(1, 2, 0, 3).reshape(self.frame_device.shape[1], self.frame_device.shape[2], 6)
+
+    # ------------------------------------------------------------------------------------------ stages
+    def _stage_crop(self) -> None:
+        crop = crop_resize(self._frame_planes(), self.search_tables.device)
+        self.search_crop_device = crop
+        self.search_input.copy_(normalize_crop(crop, self.mean, self.std, self.dtype))
+
+    def _stage_crop_from_host_crop(self) -> None:
+        self.search_crop_device = self.crop_device
+        self.search_input.copy_(normalize_crop(self.crop_device, self.mean, self.std, self.dtype))
+
+    def _stage_network(self) -> None:
+        self._outputs = self.model(None, self.search_input, template_tokens=self.template_tokens)
+
+    def _stage_decode(self) -> None:
+        out = self._outputs
+        response = self.window * out["score_map"].float()
+        boxes, peaks, index = decode_box(response, out["size_map"].float(), out["offset_map"].float())
+        self.result.copy_(torch.cat([boxes[0], peaks, index.to(torch.float32)]))
+
+    def _run_stage(self, name: str, fn) -> None:
+        if not self.cuda_graphs:
+            fn()
+            return
+        graph = self._graphs.get(name)
+        if graph is None:
+            graph = self._capture(name, fn)
+            if graph is None:
+                fn()
+                return
+        graph.replay()
+
+    def _capture(self, name: str, fn) -> torch.cuda.CUDAGraph | None:
+        """Warm up and capture ``fn`` on the tracker's stream; None (and graphs off) if that fails."""
+        try:
+            fn()  # warm-up: kernel selection, workspace allocation outside the capture
+            fn()
+            self._synchronize()
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph, stream=self.stream, capture_error_mode="thread_local"):
+                fn()
+        except Exception as exc:  # capture unsupported here: keep tracking, eagerly
+            LOG.warning("CUDA graph capture of %s failed (%s: %s); running eagerly", name, type(exc).__name__, exc)
+            self.cuda_graphs = False
+            self._graphs.clear()
+            return None
+        self._graphs[name] = graph
+        return graph
+
+    # ------------------------------------------------------------------------------------- public API
+    @torch.no_grad()
+    def initialize(self, rgb: np.ndarray, aux: np.ndarray, box: tuple[float, float, float, float]) -> None:
+        """Crop the template around ``box`` on the GPU and cache its tokens (validated inputs)."""
+        s = self.settings
+        image_hw = rgb.shape[:2]
+        self._ensure_frame_buffers(image_hw)
+        window = crop_window(box, s.template_factor, image_hw)
+        with self._on_stream():
+            self._upload_frame(rgb, aux)
+            if window_is_regular(window, image_hw):
+                self.template_tables.upload(crop_tables(window, image_hw, s.template_size), self.stream)
+                crop = crop_resize(self._frame_planes(), self.template_tables.device)
+            else:
+                host_crop, _ = sample_crop(np.concatenate([rgb, aux], axis=2), box, s.template_factor, s.template_size)
+                crop = torch.from_numpy(host_crop).to(self.device, non_blocking=False)
+            self.template_crop_device = crop
+            template = normalize_crop(crop, self.mean, self.std, self.dtype)
+            tokens = self.model.backbone.embed_template(template)
+            if self.template_tokens is None or self.template_tokens.shape != tokens.shape:
+                self.template_tokens = torch.empty_like(tokens)
+                self._graphs.pop("backbone_head", None)
+                self._graphs.pop("decode", None)
+            self.template_tokens.copy_(tokens)  # same storage: captured graphs read the new template
+        self._synchronize()
+
+    @torch.no_grad()
+    def track(self, rgb: np.ndarray, aux: np.ndarray, state: list[float]) -> tuple[list[float], list[float], float, int]:
+        """One frame (validated inputs) around the previous box ``state``.
+
+        Returns (clipped box, unclipped box, windowed peak score, peak index), boxes as (x, y, w, h) px.
+        """
+        s = self.settings
+        image_hw = rgb.shape[:2]
+        window = crop_window(state, s.search_factor, image_hw)
+        resize_factor = s.search_size / window.crop_size
+        regular = window_is_regular(window, image_hw)
+        with self._on_stream():
+            self._record(0)
+            if regular:
+                self._upload_frame(rgb, aux)
+                self.search_tables.upload(crop_tables(window, image_hw, s.search_size), self.stream)
+            else:
+                self.host_crops += 1
+                host_crop, _ = sample_crop(np.concatenate([rgb, aux], axis=2), state, s.search_factor, s.search_size)
+                self.crop_host.numpy()[...] = host_crop
+                self.crop_device.copy_(self.crop_host, non_blocking=True)
+            self._record(1)
+            if regular:
+                self._run_stage("crop_normalize", self._stage_crop)
+            else:
+                self._stage_crop_from_host_crop()
+            self._record(2)
+            self._run_stage("backbone_head", self._stage_network)
+            self._record(3)
+            self._run_stage("decode", self._stage_decode)
+            self._record(4)
+            self.result_host.copy_(self.result, non_blocking=True)
+            self._record(5)
+        self._synchronize()
+        values = self.result_host.numpy().copy()
+        # Same float32 arithmetic as the host path: box * search_size / resize_factor.
+        crop_box = (torch.from_numpy(values[:4]) * s.search_size / resize_factor).tolist()
+        unclipped = map_box_back(crop_box, state, s.search_size, resize_factor)
+        clipped = clip_box(unclipped, image_hw[0], image_hw[1], s.clip_margin)
+        return clipped, unclipped, float(values[4]), int(values[5])
+
+    def stage_times(self) -> dict[str, float]:
+        """Milliseconds per stage of the last `track()` (needs ``profile=True``), keyed by `STAGES`."""
+        if not self._events:
+            return {}
+        ev = self._events
+        return {name: ev[i].elapsed_time(ev[i + 1]) for i, name in enumerate(STAGES)}
+
+    def search_crop(self) -> np.ndarray | None:
+        """The last search crop (256, 256, 6) uint8 copied to the host (for checks; costs a copy)."""
+        if self.search_crop_device is None:
+            return None
+        self._synchronize()
+        return self.search_crop_device.cpu().numpy().copy()
+
+    def template_crop(self) -> np.ndarray | None:
+        """The template crop (128, 128, 6) uint8 copied to the host (for checks; costs a copy)."""
+        if self.template_crop_device is None:
+            return None
+        self._synchronize()
+        return self.template_crop_device.cpu().numpy().copy()
+
+    def network_forward(self) -> dict[str, torch.Tensor]:
+        """Run (or replay) only the backbone + head stage on the current input; for benchmarks."""
+        with torch.no_grad(), self._on_stream():
+            self._run_stage("backbone_head", self._stage_network)
+        self._synchronize()
+        return self._outputs

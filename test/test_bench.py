@@ -1,0 +1,49 @@
+"""`seatrack-bench` runs on the CPU, prints its table and writes a complete JSON report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from seatrack_ros import bench
+from seatrack_ros.engine import STAGES
+
+
+def test_bench_cpu_smoke_writes_json(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    argv = ["--device", "cpu", "--tiny-model", "--frames", "2", "--warmup", "1", "--width", "160", "--height", "120"]
+    assert bench.main(argv + ["--cpu-variants", "merged+fused", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert report["config"]["device"] == "cpu" and report["config"]["frames"] == 2
+    assert report["config"]["half"] is False and report["config"]["cuda_graphs"] is False
+    for kind in ("forward", "track"):
+        for who in ("candidate", "baseline"):
+            summary = report[kind][who]
+            assert summary["n"] == 2 and 0 < summary["median_ms"] <= summary["p99_ms"]
+    assert set(report["stages"]) == set(STAGES)
+    assert report["stages"]["backbone_head"]["median_ms"] > 0
+    assert report["cpu_variants_forward"]["merged+fused"]["n"] == 2
+    ratio = report["speedup"]["track_median"]
+    assert ratio == pytest.approx(report["track"]["baseline"]["median_ms"] / report["track"]["candidate"]["median_ms"])
+    assert "track() whole call" in printed and "torch" in printed and report["versions"]["torch"] in printed
+
+
+def test_series_summary_percentiles():
+    series = bench.Series(samples=[float(v) for v in range(1, 101)])
+    summary = series.summary()
+    assert summary["median_ms"] == 50.5 and summary["p99_ms"] == 99.0 and summary["min_ms"] == 1.0
+
+
+def test_synthetic_sequence_shapes_and_motion():
+    frames, box = bench.synthetic_sequence(320, 240, 4)
+    assert len(frames) == 4 and frames[0][0].shape == (240, 320, 3) and frames[0][1].dtype.name == "uint8"
+    assert box[2] > 0 and box[3] > 0 and (frames[0][0] != frames[1][0]).any()
+
+
+@pytest.mark.parametrize("argv", [["--frames", "0"], ["--width", "8"], ["--device", "cuda:0"]])
+def test_bench_rejects_bad_options(argv, monkeypatch):
+    monkeypatch.setattr(bench.torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit):
+        bench.main(["--tiny-model", "--device", "cpu", *argv] if argv[0] != "--device" else ["--tiny-model", *argv])
