@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from seatrack_ros.errors import InputError
+from seatrack_ros.modalities.thermal import single_channel
 
 DEPTH_ENCODINGS = ("16UC1", "32FC1")
 
@@ -36,14 +37,6 @@ DEPTH_ENCODINGS = ("16UC1", "32FC1")
 MAX_CLIP_MM = 10000
 
 _UINT16_MAX = np.iinfo(np.uint16).max
-
-
-def _single_channel(depth: np.ndarray, what: str) -> np.ndarray:
-    if depth.ndim == 3 and depth.shape[2] == 1:
-        return depth[:, :, 0]
-    if depth.ndim != 2:
-        raise InputError("shape", f"{what}: expected HxW or HxWx1, got shape {depth.shape}")
-    return depth
 
 
 def depth_to_millimetres(depth: np.ndarray, encoding: str) -> np.ndarray:
@@ -76,7 +69,7 @@ def depth_to_millimetres(depth: np.ndarray, encoding: str) -> np.ndarray:
         raise InputError("dtype", f"{what}: expected a numpy array, got {type(depth).__name__}")
     if depth.size == 0:
         raise InputError("empty_image", f"{what}: image is empty (shape {depth.shape})")
-    depth = _single_channel(depth, what)
+    depth = single_channel(depth, what)
 
     if encoding == "16UC1":
         if depth.dtype.kind != "u" or depth.dtype.itemsize != 2:

@@ -30,7 +30,7 @@ def _check_nonempty(image: np.ndarray, what: str) -> None:
         raise InputError("empty_image", f"{what}: image is empty (shape {image.shape})")
 
 
-def _single_channel(image: np.ndarray, what: str) -> np.ndarray:
+def single_channel(image: np.ndarray, what: str) -> np.ndarray:
     """Return a 2-D view of an HxW or HxWx1 array; anything else is an InputError("shape")."""
     if image.ndim == 3 and image.shape[2] == 1:
         return image[:, :, 0]
@@ -131,10 +131,10 @@ def encode_thermal(
 
     if encoding == "mono8":
         _require_dtype(image, "u", 1, what)
-        return grey_to_rgb(_single_channel(image, what))
+        return grey_to_rgb(single_channel(image, what))
     if encoding == "mono16":
         _require_dtype(image, "u", 2, what)
-        grey16 = _single_channel(image, what).astype(np.uint16, copy=False)
+        grey16 = single_channel(image, what).astype(np.uint16, copy=False)
         return grey_to_rgb(mono16_to_mono8(grey16, mono16_range))
 
     _require_dtype(image, "u", 1, what)

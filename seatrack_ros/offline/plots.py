@@ -58,6 +58,21 @@ def plot_curves(scores: list, out_dir: Path, dataset_label: str) -> list:
     return written
 
 
+def _finish_unit_plot(fig, ax, xlabel: str, ylabel: str, title: str, legend_loc: str, path: Path) -> Path:
+    """Axes on [0, 1] x [0, 1], labels, grid and legend; save to ``path`` and close the figure."""
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc=legend_loc, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def _plot_depthtrack(scores: list, out_dir: Path, dataset_label: str) -> list:
     ordered = sorted(scores, key=lambda s: s.overall["F"], reverse=True)
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
@@ -65,32 +80,14 @@ def _plot_depthtrack(scores: list, out_dir: Path, dataset_label: str) -> list:
         recall, precision = s.curves["pr_curve"]
         ax.plot(recall, precision, linewidth=2, label=f"{s.tracker} [F {100 * s.overall['F']:.1f}]")
         ax.plot([s.overall["Re"]], [s.overall["Pr"]], "o", color=ax.lines[-1].get_color())
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("Tracking recall")
-    ax.set_ylabel("Tracking precision")
-    ax.set_title(f"Precision-recall on {dataset_label}")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower left", fontsize=8)
-    pr_path = out_dir / "precision_recall.png"
-    fig.tight_layout()
-    fig.savefig(pr_path)
-    plt.close(fig)
+    pr_path = _finish_unit_plot(fig, ax, "Tracking recall", "Tracking precision",
+                                f"Precision-recall on {dataset_label}", "lower left", out_dir / "precision_recall.png")
 
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
     for s in ordered:
         _, f = s.curves["f_curve"]
         x = [i / (len(f) - 1) for i in range(len(f))]
         ax.plot(x, f, linewidth=2, label=f"{s.tracker} [{100 * s.overall['F']:.1f}]")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("Threshold rank (high confidence -> low)")
-    ax.set_ylabel("F-score")
-    ax.set_title(f"F-score on {dataset_label}")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    f_path = out_dir / "fscore.png"
-    fig.tight_layout()
-    fig.savefig(f_path)
-    plt.close(fig)
+    f_path = _finish_unit_plot(fig, ax, "Threshold rank (high confidence -> low)", "F-score",
+                               f"F-score on {dataset_label}", "lower right", out_dir / "fscore.png")
     return [pr_path, f_path]
