@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # GPU check of the tracker's CUDA path in one call (about 3-5 minutes on one H100/H200; every step has
-# its own timeout, 7.5 minutes in all):
-#   1. install what is missing (the GPU machine has no network: wheels carried in ./.whl are used),
+# its own timeout, 9.5 minutes at most in all):
+#   1. install what is missing except torch (without network access, wheels carried in ./.whl are used),
 #   2. the engine tests (test/test_engine*.py, test/test_bench.py; the CUDA ones run only there),
 #   3. half-precision fidelity on the golden fixtures (python -m seatrack_ros.engine.fidelity),
 #   4. seatrack-bench at 640x512 (rgbt): float16 + CUDA graphs, then float32 + CUDA graphs, each
 #      against the float32 eager unmerged-LoRA baseline measured in the same run,
 #   5. one summary table (last in the output; also summary.txt).
-# Logs and JSON go to $OUT (set by the device tool) or ./device_out.
+# Logs and JSON go to $OUT when set, else ./device_out.
 #
 # Usage, from the repository root:   bash scripts/device_check.sh
 # The golden fixtures must reach the machine: $SEATRACK_GOLDEN_DIR, ./shared/golden, ../shared/golden or
@@ -32,9 +32,14 @@ START=$(date +%s)
 stamp() { echo "[device_check +$(( $(date +%s) - START ))s] $*"; }
 
 # ---- 1. packages ---------------------------------------------------------------------------------
+# torch is never installed here: a bare `pip install torch` picks an arbitrary (multi-GB) build; the
+# machine must bring a CUDA build of torch.
+if ! "$PY" -c 'import torch' 2>/dev/null; then
+  stamp "torch is not importable with $PY: install a CUDA build of torch 2.13 first"; exit 2
+fi
 missing=$("$PY" -c '
 import importlib.util as u
-need = {"torch": "torch", "cv2": "opencv-python-headless", "numpy": "numpy", "pytest": "pytest"}
+need = {"cv2": "opencv-python-headless", "numpy": "numpy", "pytest": "pytest"}
 print(" ".join(p for m, p in need.items() if u.find_spec(m) is None))')
 if [ -n "$missing" ]; then
   stamp "missing: $missing"
@@ -42,7 +47,7 @@ if [ -n "$missing" ]; then
     "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
       && export PYTHONPATH="$PYTHONPATH:/tmp/site"
   else
-    timeout 180 "$PY" -m pip install -q $missing || stamp "pip install failed (no network?); carry wheels in ./.whl"
+    timeout 120 "$PY" -m pip install -q $missing || stamp "pip install failed (no network?); carry wheels in ./.whl"
   fi
 fi
 if [ -z "${SEATRACK_GOLDEN_DIR:-}" ]; then

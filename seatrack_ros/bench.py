@@ -5,8 +5,11 @@ Measured in one process, interleaved frame by frame so that load from other prog
 - candidate: the tracker as shipped. On CUDA: `SEATracker` on the GPU pipeline (own stream, GPU crop,
   merged LoRA, fused attention, ``--half``, ``--cuda-graphs``). On the CPU: the host-crop pipeline with
   merged LoRA and fused attention, float32.
-- baseline: the same weights the way the authors run them: float32, eager, LoRA unmerged (an extra
-  low-rank matmul per qkv), attention op by op, host crop, the template re-embedded by every forward.
+- baseline: the same weights in plain float32 eager mode with LoRA unmerged (the update rebuilt and
+  applied as a second full-size matmul per qkv, the reference's training-mode arithmetic), attention
+  op by op, host crop, the template re-embedded by every forward (in the ``forward`` measurement).
+  The reference's own inference merges LoRA in eval(); the CPU variant ``merged`` is that arithmetic,
+  so its ratio shows how much of the speed-up comes from merging alone.
 
 Reported per measurement: median, p99 and mean over N frames after a warm-up, in milliseconds:
 ``forward`` (network only, batch 1), ``track`` (the whole `track()` call on a WxH frame) and the

@@ -23,6 +23,7 @@ from seatrack_ros.engine import (
 )
 from seatrack_ros.model.backbone import Block, BackboneConfig, guided_attention_fused
 from seatrack_ros.model.hmoe import HMoE
+from seatrack_ros.errors import InputError
 from seatrack_ros.tracker import SEATracker, TrackerSettings
 from seatrack_ros.tracker.crop import crop_window, sample_crop
 
@@ -238,14 +239,29 @@ def moving_target_frames(count: int, hw=(150, 200)):
     return frames
 
 
-@pytest.mark.parametrize("init_box", [(20.0, 10.0, 40.0, 30.0), (100.0, -100.0, 2.0, 110.0)], ids=["inside", "irregular"])
-def test_engine_on_cpu_equals_host_pipeline(init_box):
+def test_engine_crops_an_irregular_template_window_like_the_host_crop():
+    """The tracker refuses such a box; the engine alone still reproduces the host crop for it."""
+    init_box = (100.0, -100.0, 2.0, 110.0)
+    model = build_tiny_model()
+    frames = moving_target_frames(1)
+    hw = frames[0][0].shape[:2]
+    assert not window_is_regular(crop_window(init_box, 2.0, hw), hw)
+    engine = TrackEngine(model, torch.device("cpu"), TrackerSettings())
+    engine.initialize(*frames[0], init_box)
+    expected, _ = sample_crop(np.concatenate(frames[0], axis=2), init_box, 2.0, 128)
+    np.testing.assert_array_equal(engine.template_crop(), expected)
+    with pytest.raises(InputError):
+        SEATracker(model, "cpu").initialize(*frames[0], init_box)
+
+
+def test_engine_on_cpu_equals_host_pipeline():
+    init_box = (20.0, 10.0, 40.0, 30.0)
     model = build_tiny_model()
     engine = TrackEngine(model, torch.device("cpu"), TrackerSettings())
     reference = SEATracker(model, "cpu")  # same prepared model: merged LoRA, fused attention
     frames = moving_target_frames(7)
     hw = frames[0][0].shape[:2]
-    assert window_is_regular(crop_window(init_box, 2.0, hw), hw) == (init_box[1] >= 0)
+    assert window_is_regular(crop_window(init_box, 2.0, hw), hw)
     engine.initialize(*frames[0], init_box)
     reference.initialize(*frames[0], init_box)
     np.testing.assert_array_equal(engine.template_crop(), reference.template_crop)
@@ -295,3 +311,10 @@ def test_engine_graph_capture_failure_falls_back_to_eager(caplog):
             assert state == list(expected.box) and score == expected.score
     assert engine.cuda_graphs is False
     assert "running eagerly" in caplog.text
+
+
+def test_a_model_prepared_for_another_device_is_not_moved_under_its_engine():
+    model = prepare_model(build_tiny_model(), torch.device("meta"))  # stands in for a CUDA engine's model
+    with pytest.raises(ValueError, match="load a separate model"):
+        SEATracker(model, "cpu")
+    assert next(model.parameters()).device.type == "meta"

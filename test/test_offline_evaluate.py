@@ -83,8 +83,9 @@ def test_visevent_and_depthtrack_read_what_seatrack_run_wrote(tmp_path):
     row = _csv(out / "summary.csv")[0]
     # The target moves 1 px per frame, the fake tracker 2 px: frames 1, 2 (visible) are 1 and 2 px off,
     # IoUs 19*16/(640-304) and 18*16/(640-288); frame 3 is absent (IoU 0). Confidences 0.9, 0.8, 0.7:
-    # the best F is at threshold 0.8, where P = R = the mean of the two IoUs.
+    # the best F is at threshold 0.8, where P = the mean of the two IoUs and R = their sum over the
+    # 3 visible frames (the initialisation frame counts as visible, as in the VOT toolkit).
     iou1, iou2 = 19 * 16 / (640 - 304), 18 * 16 / (640 - 288)
     assert float(row["Pr"]) == pytest.approx(100 * (iou1 + iou2) / 2, abs=1e-3)
-    assert float(row["Re"]) == pytest.approx(100 * (iou1 + iou2) / 2, abs=1e-3)
+    assert float(row["Re"]) == pytest.approx(100 * (iou1 + iou2) / 3, abs=1e-3)
     assert (out / "precision_recall.png").read_bytes()[:8] == PNG_MAGIC

@@ -113,16 +113,16 @@ def test_depthtrack_precision_recall_fscore_by_hand():
     boxes = np.array([[np.nan] * 4, [0, 0, 10, 10], [5, 0, 10, 10], [0, 0, 10, 10]], float)
     conf = np.array([np.nan, 0.9, 0.5, 0.7])
     score = metrics.evaluate_depthtrack("t", [("s", boxes, conf, gt, None)])
-    # Frame 0 is not scored. Overlaps: 1.0 (conf .9), 1/3 (conf .5), 0 (absent, conf .7). 2 visible.
-    # Thresholds inf, .9, .7, .5, -inf:
-    #   .9  -> P = 1,          R = 1/2
-    #   .7  -> P = 1/2,        R = 1/2
-    #   .5  -> P = (4/3)/3,    R = (4/3)/2
+    # Frame 0 is never selected but is one of the 3 visible frames (the VOT toolkit's n_visible).
+    # Overlaps: 1.0 (conf .9), 1/3 (conf .5), 0 (absent, conf .7). Thresholds inf, .9, .7, .5, -inf:
+    #   .9  -> P = 1,          R = 1/3
+    #   .7  -> P = 1/2,        R = 1/3
+    #   .5  -> P = (4/3)/3,    R = (4/3)/3
     f = lambda p, r: 2 * p * r / (p + r)
-    candidates = [f(1, 0.5), f(0.5, 0.5), f(4 / 9, 2 / 3)]
-    assert score.overall["F"] == pytest.approx(max(candidates))
+    candidates = [f(1, 1 / 3), f(0.5, 1 / 3), f(4 / 9, 4 / 9)]
+    assert score.overall["F"] == pytest.approx(max(candidates)) == pytest.approx(0.5)
     assert score.overall["Pr"] == pytest.approx(1.0)
-    assert score.overall["Re"] == pytest.approx(0.5)
+    assert score.overall["Re"] == pytest.approx(1 / 3)
 
 
 def test_depthtrack_bounds_boxes_to_the_image():

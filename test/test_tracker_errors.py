@@ -66,6 +66,10 @@ FRAME = np.zeros((48, 64, 3), np.uint8)
         ((64, 10, 5, 5), "box_outside"),
         ((-10, 10, 10, 5), "box_outside"),
         ((10, 48, 5, 5), "box_outside"),
+        ((0, 0, 1e200, 1e200), "box"),
+        ((0, 0, 129, 20), "box"),
+        ((-990, 10, 1000, 0.01), "box"),
+        ((30, -20, 1, 21), "box_outside"),  # template window would wrap around the image's top
     ],
 )
 def test_bad_init_boxes_raise_clear_errors(tracker, box, kind):

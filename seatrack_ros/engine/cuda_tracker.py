@@ -29,13 +29,12 @@ from torch import nn
 from ..model.head import decode_box
 from ..tracker.crop import crop_window, sample_crop
 from ..tracker.postprocess import clip_box, hann_window, map_box_back
+from ..tracker.tracker import IMAGENET_MEAN, IMAGENET_STD
 from .gpu_preprocess import CropTables, crop_resize, crop_tables, normalize_crop, window_is_regular
 from .precision import prepare_model
 
 LOG = logging.getLogger(__name__)
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 STAGES = ("host_to_device", "crop_normalize", "backbone_head", "decode", "device_to_host")
 
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..tracker.crop import CropWindow
+from ..tracker.crop import CropWindow, window_is_regular  # noqa: F401 (re-exported)
 
 RESIZE_COEF_BITS = 11
 RESIZE_COEF_SCALE = 1 << RESIZE_COEF_BITS
@@ -50,23 +50,6 @@ ROW_SRC0, ROW_SRC1, ROW_VALID0, ROW_VALID1, ROW_W0, ROW_W1, ROW_FLAGS = range(7)
 TABLE_ROWS = 7
 # Channel counts whose 2x area filter rounds half up (OpenCV's vector code); others round half to even.
 AREA_HALF_UP_CHANNELS = (1, 3, 4)
-
-
-def window_is_regular(window: CropWindow, image_hw: tuple[int, int]) -> bool:
-    """True when the host path's padded crop is the plain ``crop_size`` square this module reproduces.
-
-    False when the window's in-image part is empty or its end index is <= 0 (the host path's slicing
-    then wraps around); such frames are cropped on the host.
-    """
-    for start, pad_low, pad_high in (
-        (window.y1, window.pad_top, window.pad_bottom),
-        (window.x1, window.pad_left, window.pad_right),
-    ):
-        begin = start + pad_low
-        end = start + window.crop_size - pad_high
-        if end <= 0 or end <= begin:
-            return False
-    return True
 
 
 @functools.lru_cache(maxsize=256)

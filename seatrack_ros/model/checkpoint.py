@@ -11,7 +11,6 @@ file is imported or executed.
 from __future__ import annotations
 
 import collections
-import io
 import os
 import pickle
 import types
@@ -37,6 +36,11 @@ _ALLOWED_GLOBALS = {
     ("builtins", "slice"): slice,
     ("builtins", "complex"): complex,
 }
+
+
+# torch's own dtype names, fixed at import: looking a file-supplied name up with getattr(torch, ...)
+# could trigger torch's lazy submodule imports.
+_TORCH_DTYPES = {name: getattr(torch, name) for name in dir(torch) if isinstance(getattr(torch, name, None), torch.dtype)}
 
 
 class OpaqueObject:
@@ -69,8 +73,8 @@ class RestrictedUnpickler(pickle.Unpickler):
         allowed = _ALLOWED_GLOBALS.get((module, name))
         if allowed is not None:
             return allowed
-        if module == "torch" and isinstance(getattr(torch, name, None), torch.dtype):
-            return getattr(torch, name)
+        if module == "torch" and name in _TORCH_DTYPES:
+            return _TORCH_DTYPES[name]
         if (module, name) == ("copyreg", "_reconstructor"):
             return _opaque_reconstructor
         return type(f"Opaque_{name}", (OpaqueObject,), {"source": f"{module}.{name}"})
@@ -159,8 +163,9 @@ def load_checkpoint(model: nn.Module, source, lora_merged: bool, merge: bool = T
     lora_merged: the file's LoRA convention, which nothing in the file records. True when the stored
         ``qkv.weight`` already includes the LoRA update (the authors' RGB-T and RGB-D releases), False
         when it is the frozen base weight (the RGB-E release).
-    merge: fold LoRA into qkv after loading (default), so inference runs one matmul; False keeps the
-        LoRA update as a separate term (slower, the reference's unmerged arithmetic).
+    merge: fold LoRA into qkv after loading (default, what the reference's eval() does), so inference
+        runs one matmul; False keeps the LoRA update as a separate term, rebuilt every call (the
+        reference's training-mode arithmetic; slower).
 
     Raises `CheckpointError` naming missing, unexpected or wrongly shaped keys, or why the file is
     unreadable. The model is left in eval mode.

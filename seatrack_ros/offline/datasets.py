@@ -115,7 +115,7 @@ class Frame:
 
     rgb: (H, W, 3) uint8, RGB order. aux: the X image as stored on disk (thermal/event: (H, W, 3) uint8
     BGR or (H, W) mono; depth: (H, W) uint16 millimetres), described by ``aux_encoding`` (a
-    sensor_msgs/Image encoding name: ``bgr8``, ``bgra8``, ``mono8``, ``mono16``, ``16UC1``, ``32FC1``).
+    sensor_msgs/Image encoding name: ``bgr8`` (alpha dropped), ``mono8``, ``mono16``, ``16UC1``, ``32FC1``).
     """
 
     index: int
@@ -198,8 +198,8 @@ def read_aux_image(path: Path, modality: str) -> tuple[np.ndarray, str]:
     elif img.ndim == 3 and img.dtype == np.uint8 and modality != "depth":
         if img.shape[2] == 3:
             return img, "bgr8"
-        if img.shape[2] == 4:
-            return img, "bgra8"
+        if img.shape[2] == 4:  # the authors' cv2.imread drops alpha; so do we
+            return cv2.cvtColor(img, cv2.COLOR_BGRA2BGR), "bgr8"
     raise InputError(
         "encoding", f"{path}: unsupported {modality} image (dtype {img.dtype}, shape {img.shape})"
     )

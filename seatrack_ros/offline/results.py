@@ -50,6 +50,8 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".partial")
     with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
         fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())  # a finished file must survive a power cut: resume trusts its presence
     os.replace(tmp, path)
 
 

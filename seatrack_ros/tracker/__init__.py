@@ -1,6 +1,6 @@
 """Frame-level tracking: crop, normalise, run the network, decode, map back (numpy/torch only)."""
 
-from .crop import crop_window, sample_crop
+from .crop import crop_window, sample_crop, window_is_regular
 from .postprocess import clip_box, hann_window, map_box_back
 from .tracker import SEATracker, TrackerSettings, TrackResult, check_box, check_frame_pair
 
@@ -15,4 +15,5 @@ __all__ = [
     "hann_window",
     "map_box_back",
     "sample_crop",
+    "window_is_regular",
 ]

@@ -50,6 +50,24 @@ def crop_window(box: tuple[float, float, float, float], factor: float, image_hw:
     )
 
 
+def window_is_regular(window: CropWindow, image_hw: tuple[int, int]) -> bool:
+    """True when the crop is the plain ``crop_size`` square around the box.
+
+    False when the window's in-image part is empty or its end index is <= 0: the reference's slicing
+    then wraps around (Python negative indices) and takes pixels from the far side of the image. Only a
+    box mostly outside the image produces such a window; tracked (clipped) states never do.
+    """
+    for start, pad_low, pad_high in (
+        (window.y1, window.pad_top, window.pad_bottom),
+        (window.x1, window.pad_left, window.pad_right),
+    ):
+        begin = start + pad_low
+        end = start + window.crop_size - pad_high
+        if end <= 0 or end <= begin:
+            return False
+    return True
+
+
 def sample_crop(
     image: np.ndarray, box: tuple[float, float, float, float], factor: float, output_size: int
 ) -> tuple[np.ndarray, float]:

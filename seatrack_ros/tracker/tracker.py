@@ -17,7 +17,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..model.head import decode_box
-from .crop import sample_crop
+from .crop import crop_window, sample_crop, window_is_regular
 from .postprocess import clip_box, hann_window, map_box_back
 
 LOG = logging.getLogger(__name__)
@@ -84,6 +84,8 @@ def check_box(box, image_hw: tuple[int, int]) -> tuple[float, float, float, floa
     height, width = image_hw
     if x >= width or y >= height or x + w <= 0 or y + h <= 0:
         raise InputError("box_outside", f"box {values} lies outside the {width}x{height} image")
+    if w > 2 * width or h > 2 * height:  # the crops would need memory out of all proportion
+        raise InputError("box", f"box {values} is more than twice the size of the {width}x{height} image")
     return values
 
 
@@ -128,6 +130,15 @@ class SEATracker:
             self.device = self.engine.device
         elif half or cuda_graphs:
             LOG.warning("half / cuda_graphs need the CUDA pipeline; %s runs float32 eager", self.device)
+        if self.engine is None:
+            from ..engine.precision import inference_state
+
+            prepared_for = inference_state(model)  # set when a CUDA engine prepared this model
+            if prepared_for is not None and torch.device(prepared_for[0]).type != self.device.type:
+                raise ValueError(
+                    f"this model serves a tracker on {prepared_for[0]}; moving it to {self.device} would "
+                    "move that tracker's weights too: load a separate model for this device"
+                )
         self.model = self.engine.model if self.engine else model.to(self.device).eval()
         self.profile = profile
         self._stage_ms: dict[str, float] = {}
@@ -197,6 +208,10 @@ class SEATracker:
         image_hw = check_frame_pair(rgb, aux)
         box = check_box(box, image_hw)
         s = self.settings
+        if not window_is_regular(crop_window(box, s.template_factor, image_hw), image_hw):
+            raise InputError(
+                "box_outside", f"box {box} lies too far outside the image for a template crop around it"
+            )
         if self.engine is not None:
             self.engine.initialize(rgb, aux, box)
             self.template_tokens = self.engine.template_tokens
