@@ -1,7 +1,6 @@
 """seatrack-run over synthetic sequences in every benchmark layout, with an injected cheap tracker;
 result formats, resuming, refusal without weights; one smoke run of the real network."""
 
-import importlib.util
 
 import numpy as np
 import pytest
@@ -130,9 +129,6 @@ def test_cli_reports_a_failing_sequence_and_runs_the_rest(tmp_path, capsys):
     assert "b" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(importlib.util.find_spec("seatrack_ros.model") is None
-                    or importlib.util.find_spec("seatrack_ros.tracker") is None,
-                    reason="the model package is not available")
 def test_real_network_smoke_run_on_two_frames(tmp_path):
     make_rgbt_sequence(tmp_path / "d", "a", n=2)
     rc = run.main([str(tmp_path / "d"), "--benchmark", "lasher", "--out", str(tmp_path / "o"), "--test-weights",

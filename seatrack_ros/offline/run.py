@@ -111,7 +111,8 @@ def run_dataset(root: Path, out_dir: Path, make_tracker: TrackerFactory, benchma
     modality = datasets.MODALITY_OF_BENCHMARK[benchmark]
     encode = make_encoder(modality, mono16_range)
     todo = [s for s in seqs if overwrite or not results.is_finished(out_dir, benchmark, s.name)]
-    summary = {"benchmark": benchmark, "done": [], "skipped": [s.name for s in seqs if s not in todo],
+    todo_names = {s.name for s in todo}
+    summary = {"benchmark": benchmark, "done": [], "skipped": [s.name for s in seqs if s.name not in todo_names],
                "failed": {}, "frames": 0, "seconds": 0.0}
     log(f"{benchmark}: {len(seqs)} sequences, {len(summary['skipped'])} already finished, {len(todo)} to run")
     seq_bar = _progress(len(todo), "sequences", "seq", progress)
