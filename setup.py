@@ -3,6 +3,11 @@
 colcon builds this package with CMakeLists.txt (ament_cmake, because the messages need rosidl) and
 ignores this file; it serves `pip install .` / `pip install -e .` of the library and the console
 scripts. The ROS messages (seatrack_ros.msg / .srv) come only from the colcon build.
+
+torch is deliberately not in install_requires: pip would resolve it to the default (several-GB CUDA)
+build and could replace a torch already installed for the machine. Install it first, separately
+(`pip install -r requirements-torch.txt`, torch==2.13.0, CPU or CUDA build; scripts/setup.sh does
+this); the library works with the torch it finds.
 """
 from setuptools import find_packages, setup
 
@@ -16,7 +21,6 @@ setup(
     install_requires=[
         "numpy>=1.24",
         "opencv-python-headless>=4.8",
-        "torch>=2.1",
         "rosbags>=0.10",
         "tqdm",
     ],

@@ -18,6 +18,11 @@ export AMENT_PREFIX_PATH="$SEATRACK_INSTALL:$SEATRACK_VENV"
 export CMAKE_PREFIX_PATH="$SEATRACK_VENV"
 # Never let DDS discovery leave this machine; callers may choose their own domain id.
 export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+# Humble predates ROS_AUTOMATIC_DISCOVERY_RANGE (added in Iron) and reads ROS_LOCALHOST_ONLY instead;
+# Jazzy warns about the latter on every process and Kilted ignores it, so it is set for Humble only.
+if [ "${ROS_DISTRO:-}" = "humble" ]; then
+  export ROS_LOCALHOST_ONLY=1
+fi
 export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-42}"
 # Larger shared-memory segment (640x512 images exceed Fast DDS's default) and UDP on 127.0.0.1 only.
 export FASTDDS_DEFAULT_PROFILES_FILE="${FASTDDS_DEFAULT_PROFILES_FILE:-$SEATRACK_ROOT/config/fastdds_localhost.xml}"

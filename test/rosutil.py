@@ -1,8 +1,9 @@
 """Helpers for the ROS tests: a loopback-only ROS environment, the node as a subprocess, and an
 in-process client node (publishers, target subscriber, service clients) on its own rclpy context.
 
-Every process gets ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST and a test-chosen ROS_DOMAIN_ID, so no
-test traffic leaves the machine and parallel runs do not see each other.
+Every process gets ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST (and ROS_LOCALHOST_ONLY=1 on Humble, which
+predates the former) and a test-chosen ROS_DOMAIN_ID, so no test traffic leaves the machine and
+parallel runs do not see each other.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ def ros_env(domain: int) -> dict[str, str]:
     env["LD_LIBRARY_PATH"] = os.pathsep.join(ld)
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    if env.get("ROS_DISTRO") == "humble":  # later distributions warn about or ignore it
+        env["ROS_LOCALHOST_ONLY"] = "1"
     env["ROS_DOMAIN_ID"] = str(domain)
     env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(FASTDDS_PROFILE)
     env["RCUTILS_COLORIZED_OUTPUT"] = "0"
@@ -72,6 +75,8 @@ def ros_env(domain: int) -> dict[str, str]:
 def configure_this_process(domain: int) -> None:
     """Set the ROS variables for rclpy in the test process (before its context is initialised)."""
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    if os.environ.get("ROS_DISTRO") == "humble":
+        os.environ["ROS_LOCALHOST_ONLY"] = "1"
     os.environ["ROS_DOMAIN_ID"] = str(domain)
     os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = str(FASTDDS_PROFILE)
 
@@ -197,7 +202,10 @@ class Client:
     def __init__(self, domain: int, namespace: str = "/seatrack", reliable_publishers: bool = True,
                  aux_type=None, rgb_type=None) -> None:
         import rclpy
-        from rclpy.event_handler import PublisherEventCallbacks
+        try:
+            from rclpy.event_handler import PublisherEventCallbacks
+        except ImportError:  # Humble: the same class lives in rclpy.qos_event
+            from rclpy.qos_event import PublisherEventCallbacks
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import Image

@@ -127,23 +127,21 @@ def _truncated(msg):
     return msg
 
 
+# the problem kind each bad RGB message is counted as
+BAD_RGB_KIND = {"unknown encoding": "encoding", "float RGB": "encoding", "empty": "empty", "short data": "size"}
+
+
 @pytest.mark.parametrize("case", sorted(BAD_RGB))
-def test_bad_rgb_is_skipped_twice_and_logged_once(thermal, nodes, frame, case):
+def test_bad_rgb_is_skipped_twice_counted_twice_and_logged_once(thermal, nodes, frame, case):
+    kind = BAD_RGB_KIND[case]
+    before = latest_stats(thermal)["problems"].get(kind, 0)
     for _ in range(2):
         stamp = time.time_ns()
         thermal.send_pair(BAD_RGB[case](frame, stamp), rosutil.image_msg(frame.aux, "mono8", stamp))
         still_alive(thermal, frame)
-
-
-def test_bad_rgb_counts(thermal, nodes):
-    stats = latest_stats(thermal)
-    problems = stats["problems"]
-    # unknown encoding + float RGB are both 'encoding'; each case was sent twice
-    assert problems.get("encoding") == 4, problems
-    assert problems.get("empty") == 2, problems
-    assert problems.get("size") == 2, problems
-    for kind in ("encoding", "empty", "size"):
-        assert_logged_once(nodes["thermal"], kind)
+    problems = latest_stats(thermal)["problems"]
+    assert problems.get(kind, 0) - before == 2, problems
+    assert_logged_once(nodes["thermal"], kind)
     assert nodes["thermal"].proc.poll() is None
 
 
@@ -214,6 +212,32 @@ def test_nan_depth(depth, nodes, frame):
                         rosutil.image_msg((np.nan_to_num(depth_m) * 1000).astype(np.uint16), "16UC1", stamp))
     assert latest_stats(depth)["problems"].get("encoding") == 1
     assert nodes["depth"].proc.poll() is None
+
+
+def test_depth_debug_image_shows_the_colour_map_in_rgb(depth, nodes, frame):
+    """The depth encoding is BGR (as the network was trained); the rgb8 debug image shows it
+    converted to RGB."""
+    import cv2
+    from sensor_msgs.msg import Image
+
+    from seatrack_ros.modalities import encode_aux
+
+    images = []
+    depth.node.create_subscription(Image, "/seatrack/debug_image", images.append, 5)
+    rosutil.wait_until(lambda: depth.node.count_publishers("/seatrack/debug_image") > 0, 10, "debug pub")
+    time.sleep(0.5)
+    depth_mm = np.tile(np.linspace(500, 6000, W, dtype=np.float32), (H, 1)).astype(np.uint16)
+    stamp = time.time_ns()
+    msg = depth.send_and_wait(rosutil.image_msg(frame.rgb, "rgb8", stamp),
+                              rosutil.image_msg(depth_mm, "16UC1", stamp))
+    rosutil.wait_until(lambda: any(i.header.stamp == msg.header.stamp for i in images), 10, "debug image")
+    debug = next(i for i in images if i.header.stamp == msg.header.stamp)
+    assert debug.encoding == "rgb8"
+    canvas = np.frombuffer(debug.data, np.uint8).reshape(debug.height, debug.width, 3)
+    encoded_bgr = encode_aux("depth", depth_mm, "16UC1")
+    expected_rgb = cv2.cvtColor(encoded_bgr, cv2.COLOR_BGR2RGB)
+    assert not np.array_equal(encoded_bgr[40:], expected_rgb[40:])  # the colour map is not grey
+    np.testing.assert_array_equal(canvas[40:, W:], expected_rgb[40:])
 
 
 def test_events_out_of_range_and_malformed(event, nodes, frame):

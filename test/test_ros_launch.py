@@ -32,11 +32,22 @@ class _Recorder:
         self.args, self.kwargs = args, kwargs
 
 
+class _LaunchConfiguration(_Recorder):
+    """Stands in for launch.substitutions.LaunchConfiguration: ``perform`` reads the context's launch
+    configurations, failing (like the real one) for a name no launch argument declared."""
+
+    def perform(self, context):
+        name = self.args[0]
+        if name not in context.launch_configurations:
+            raise AssertionError(f"LaunchConfiguration({name!r}) is not a declared launch argument")
+        return context.launch_configurations[name]
+
+
 def _fake_launch_modules() -> dict[str, types.ModuleType]:
     classes = {
         "launch": ["LaunchDescription"],
-        "launch.actions": ["DeclareLaunchArgument"],
-        "launch.substitutions": ["LaunchConfiguration"],
+        "launch.actions": ["DeclareLaunchArgument", "OpaqueFunction"],
+        "launch.substitutions": [],
         "launch_ros.actions": ["Node"],
         "launch_ros.parameter_descriptions": ["ParameterValue"],
     }
@@ -46,6 +57,7 @@ def _fake_launch_modules() -> dict[str, types.ModuleType]:
         for member in members:
             setattr(module, member, type(member, (_Recorder,), {}))
         modules[name] = module
+    modules["launch.substitutions"].LaunchConfiguration = _LaunchConfiguration
     modules["launch_ros"] = types.ModuleType("launch_ros")
     return modules
 
@@ -64,38 +76,101 @@ def load_description(name, monkeypatch):
     return module.generate_launch_description()
 
 
+def declared_arguments(description):
+    entities = description.args[0]
+    return {e.args[0]: e.kwargs for e in entities if type(e).__name__ == "DeclareLaunchArgument"}
+
+
+def launch_nodes(description, **given):
+    """Run the description's OpaqueFunctions against a stand-in launch context holding the declared
+    defaults with ``given`` launch arguments on top (as `ros2 launch ... name:=value` does)."""
+    declared = declared_arguments(description)
+    unknown = set(given) - set(declared)
+    assert not unknown, f"not declared: {unknown}"
+    context = types.SimpleNamespace(launch_configurations={
+        name: kwargs["default_value"] for name, kwargs in declared.items()})
+    context.launch_configurations.update(given)
+    entities = list(description.args[0])
+    nodes = [e for e in entities if type(e).__name__ == "Node"]
+    for opaque in (e for e in entities if type(e).__name__ == "OpaqueFunction"):
+        nodes += [e for e in opaque.kwargs["function"](context) if type(e).__name__ == "Node"]
+    return nodes
+
+
+def split_parameters(node):
+    """(parameter files, override dicts) of a stand-in Node, in order."""
+    parameters = node.kwargs["parameters"]
+    return [p for p in parameters if not isinstance(p, dict)], [p for p in parameters if isinstance(p, dict)]
+
+
 @pytest.mark.parametrize("name", sorted(LAUNCH_FILES))
 def test_launch_file_parses_and_references_what_exists(name, monkeypatch):
     ast.parse((ROOT / "launch" / f"{name}.launch.py").read_text())
-    source = (ROOT / "seatrack_ros" / "ros" / "launch_common.py").read_text()
     description = load_description(name, monkeypatch)
-    entities = description.args[0]
-    declared = {e.args[0]: e.kwargs for e in entities if type(e).__name__ == "DeclareLaunchArgument"}
-    nodes = [e for e in entities if type(e).__name__ == "Node"]
+    declared = declared_arguments(description)
     assert REQUIRED_ARGUMENTS <= set(declared)
     assert all(kw.get("description") for kw in declared.values())
+    # every LaunchConfiguration the node uses is a declared launch argument (the stand-in context
+    # fails otherwise), here with every overridable argument given
+    nodes = launch_nodes(description, rgb_topic="/cam/rgb", aux_topic="/cam/aux", checkpoint="/x.pth",
+                         lora_merged="false", device="cpu", namespace="robot1")
     assert len(nodes) == 1
     node = nodes[0].kwargs
     assert node["package"] == "seatrack_ros"
+    assert node["namespace"] == "robot1"
     # the executable is installed by the build and exists in the source tree
     cmake = (ROOT / "CMakeLists.txt").read_text()
     assert re.search(rf"install\(PROGRAMS bin/{node['executable']} DESTINATION lib/\$\{{PROJECT_NAME\}}\)", cmake)
     assert (ROOT / "bin" / node["executable"]).stat().st_mode & 0o111
-    # every LaunchConfiguration the node uses is a declared launch argument
-    overrides = next(p for p in node["parameters"] if isinstance(p, dict))
-    files = [p for p in node["parameters"] if not isinstance(p, dict)]
-    used = {value.args[0].args[0] for value in overrides.values()}
-    used |= {node["namespace"].args[0]} | {f.args[0] for f in files}
-    assert used <= set(declared), used - set(declared)
-    assert set(re.findall(r'LaunchConfiguration\("([a-z_]+)"\)', source)) <= set(declared)
+    files, overrides = split_parameters(nodes[0])
+    assert len(overrides) == 1
     # the default parameter file exists and matches the launch file's modality
     params_file = Path(declared["params_file"]["default_value"])
     assert params_file.is_file(), params_file
+    assert files == [str(params_file)]
+    assert node["parameters"][0] == str(params_file)  # the file first: the overrides win
     config = yaml.safe_load(params_file.read_text())["/**"]["ros__parameters"]
     assert config["modality"] == LAUNCH_FILES[name]
     # the overrides name real node parameters
-    assert set(overrides) <= set(node_parameters())
-    assert declared["lora_merged"]["default_value"] == str(config["lora_merged"]).lower()
+    assert set(overrides[0]) <= set(node_parameters())
+    assert set(overrides[0]) == {"rgb_topic", "aux_topic", "checkpoint", "lora_merged", "device"}
+    # the help names the shipped file's LoRA convention
+    assert f"shipped: {str(config['lora_merged']).lower()}" in declared["lora_merged"]["description"]
+
+
+@pytest.mark.parametrize("name", sorted(LAUNCH_FILES))
+def test_launch_arguments_not_given_leave_params_file_values(name, monkeypatch, tmp_path):
+    """params_file:=my.yaml with its own checkpoint/device: nothing the user did not set shadows them."""
+    own = tmp_path / "my.yaml"
+    own.write_text("/**:\n  ros__parameters:\n    checkpoint: /x.pth\n    device: cuda\n"
+                   "    lora_merged: false\n    rgb_topic: /mine/rgb\n")
+    description = load_description(name, monkeypatch)
+    nodes = launch_nodes(description, params_file=str(own))
+    files, overrides = split_parameters(nodes[0])
+    assert files == [str(own)]
+    shadowing = {k: v for o in overrides for k, v in o.items()}
+    assert shadowing == {}, shadowing
+    # the shipped file too: no launch default overrides it
+    files, overrides = split_parameters(launch_nodes(description)[0])
+    assert files == [declared_arguments(description)["params_file"]["default_value"]]
+    assert not {k: v for o in overrides for k, v in o.items()}
+
+
+@pytest.mark.parametrize("name", sorted(LAUNCH_FILES))
+def test_launch_arguments_given_override_with_parameter_types(name, monkeypatch):
+    description = load_description(name, monkeypatch)
+    nodes = launch_nodes(description, checkpoint="/models/seatrack.pth", device="cpu")
+    files, overrides = split_parameters(nodes[0])
+    assert node_parameters()["checkpoint"][0] == "" and node_parameters()["device"][0] == "auto"
+    assert len(files) == 1 and len(overrides) == 1
+    assert overrides[0] == {"checkpoint": "/models/seatrack.pth", "device": "cpu"}
+    assert nodes[0].kwargs["parameters"].index(overrides[0]) > nodes[0].kwargs["parameters"].index(files[0])
+    for value, expected in (("true", True), ("False", False)):
+        override = split_parameters(launch_nodes(description, lora_merged=value)[0])[1][0]
+        assert override == {"lora_merged": expected}
+        assert type(override["lora_merged"]) is type(node_parameters()["lora_merged"][0])
+    with pytest.raises(ValueError, match="lora_merged must be true or false"):
+        launch_nodes(description, lora_merged="yes")
 
 
 @pytest.mark.parametrize("name", sorted(LAUNCH_FILES))

@@ -25,7 +25,16 @@ BAD = {
     "mono16 range reversed": ({"mono16_range": [500.0, 100.0]}, r"mono16_range needs low < high"),
     "unknown device": ({"device": "tpu"}, r"device must be one of"),
     "missing checkpoint": ({"checkpoint": "/nonexistent/seatrack.pth"}, r"checkpoint file not found"),
+    # list parameters are dynamically typed, so rclpy accepts any value type for them
+    "init box scalar": ({"init_box": 5}, r"init_box needs a list of 4 numbers, got 5"),
+    "init box of bools": ({"init_box": [True, False, True, True]}, r"init_box must be numbers"),
+    "mono16 range bool": ({"mono16_range": True}, r"mono16_range needs a list of 2 numbers, got True"),
+    "homography scalar": ({"aux_to_rgb_homography": 3.5}, r"aux_to_rgb_homography needs a list of 9 numbers"),
+    "rgb topic with a space": ({"rgb_topic": "bad topic"}, r"rgb_topic 'bad topic' is not a valid topic name"),
+    "aux topic repeated slash": ({"aux_topic": "/a//b"}, r"aux_topic '/a//b' is not a valid topic name"),
 }
+# rejected before the model loads (a bad name must not cost the model's start-up time)
+BEFORE_MODEL = {"rgb topic with a space", "aux topic repeated slash"}
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +83,8 @@ def test_bad_configuration_exits_with_clear_error(failed_starts, bad_checkpoints
     assert "cannot start" in log, log
     assert re.search(expected_patterns(bad_checkpoints)[case], log), log
     assert "Traceback" not in log, log
+    if case in BEFORE_MODEL:
+        assert "model loaded" not in log, log
 
 
 def test_cuda_request_without_gpu(failed_starts):
@@ -132,3 +143,18 @@ def test_installed_executable_runs_the_node():
                             env=rosutil.ros_env(DOMAIN), capture_output=True, text=True, timeout=120)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "modality must be one of" in result.stdout + result.stderr
+
+
+def test_name_error_while_starting_exits_2(monkeypatch):
+    """A NameValidationException from rclpy while the node is built (e.g. a name made invalid by a
+    remapping) ends like any other bad configuration: exit code 2, no traceback."""
+    rosutil.configure_this_process(DOMAIN + 2)
+    from rclpy.exceptions import InvalidTopicNameException
+
+    from seatrack_ros.ros import node as node_module
+
+    def raise_name_error():
+        raise InvalidTopicNameException("bad topic", "must not contain ' '", 3)
+
+    monkeypatch.setattr(node_module, "SeaTrackNode", raise_name_error)
+    assert node_module.main(["seatrack_node"]) == 2

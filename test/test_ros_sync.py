@@ -62,6 +62,25 @@ def stamps_of(targets):
     return [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for m in targets]
 
 
+def test_init_box_before_first_frame_is_checked_against_that_frame(client, frames):
+    """Before any frame the service cannot know the image size: it accepts the box provisionally,
+    and a rejection on the first frame is visible in ~/stats (not only in the log)."""
+    from seatrack_ros.msg import Target
+    from seatrack_ros.srv import SetInitBox
+
+    answer = client.call(client.set_init, SetInitBox.Request(x=float(W + 50), y=10.0, width=20.0, height=20.0))
+    assert answer.success is True
+    assert answer.message == "accepted; checked against the next frame"
+    stamp = time.time_ns()
+    msg = client.send_and_wait(*pair(frames[0], stamp, stamp), timeout=20)
+    assert msg.status == Target.STATUS_WAITING_FOR_INIT
+    assert msg.track_id == 0
+    current = stats(client)
+    assert current["problems"].get("init_rejected") == 1, current
+    assert "outside" in current["last_init_error"] and f"{W}x{H}" in current["last_init_error"], current
+    assert current["status"] == Target.STATUS_WAITING_FOR_INIT
+
+
 def test_skew_inside_slop_is_matched(client, frames):
     stamp = time.time_ns()
     msg = client.send_and_wait(*pair(frames[0], stamp, stamp + int(0.5 * SLOP * 1e9)), timeout=20)
@@ -146,9 +165,54 @@ def test_burst_faster_than_inference_processes_newest_and_drops_stale(client, fr
     assert "superseded" in node.log()
 
 
+def test_reset_keeps_synchroniser_and_track_id(client, frames):
+    """A tracker reset must not clear the synchroniser's watermarks: a pair older than the last
+    processed one is still rejected (output stamps never go backwards)."""
+    from std_srvs.srv import Trigger
+
+    from seatrack_ros.msg import Target
+
+    last_id = client.targets[-1].track_id
+    assert last_id > 0
+    assert client.call(client.reset, Trigger.Request()).success
+    stamp = time.time_ns()
+    msg = client.send_and_wait(*pair(frames[37], stamp, stamp), timeout=30)
+    assert msg.status == Target.STATUS_WAITING_FOR_INIT
+    assert msg.track_id == last_id  # kept until the next initialisation
+    before = stats(client)["sync"]
+    old = stamp - 100_000_000
+    client.send_pair(*pair(frames[38], old, old))
+    time.sleep(1.0)
+    assert old not in stamps_of(client.targets)
+    after = stats(client)["sync"]
+    assert after["too_old"] - before["too_old"] == 2, after
+    assert after["matched"] == before["matched"]
+
+
 def test_time_jump_resets_synchroniser(client, frames, node):
     earlier = time.time_ns() - 10 * 10**9  # a bag that loops back by ten seconds
     msg = client.send_and_wait(*pair(frames[36], earlier, earlier), timeout=30)
     assert stamps_of([msg]) == [earlier]
     assert node.log().count("[time_jump]") == 1
     assert np.isfinite(msg.latency)
+
+
+def test_constant_clock_offset_is_not_a_time_jump(client, frames, node):
+    """Two cameras whose clocks differ by a constant 3 s: no time jump (the synchroniser is not
+    wiped on every message), one diagnostic naming the offset, nothing matched."""
+    before = stats(client)
+    base = time.time_ns()
+    for i in range(8):
+        stamp = base + i * 50_000_000
+        client.send_pair(*pair(frames[i], stamp, stamp - 3 * 10**9))
+        time.sleep(0.05)
+    time.sleep(0.5)
+    after = stats(client)
+    assert after["problems"].get("time_jump", 0) == before["problems"].get("time_jump", 0), after["problems"]
+    assert after["problems"].get("streams_apart", 0) >= 1, after["problems"]
+    assert after["sync"]["matched"] == before["sync"]["matched"]
+    # every message stayed in (or was evicted from) the synchroniser's queues; none was wiped by a reset
+    assert after["sync"]["cleared"] == before["sync"]["cleared"]
+    log = node.log()
+    assert log.count("[streams_apart]") == 1, log[-3000:]
+    assert "+3.000 s" in log

@@ -11,7 +11,8 @@ with --realtime it publishes at the camera rate and the node drops what it canno
     seatrack-demo --checkpoint SEATrack_rgbt.pth --lora-merged true
     seatrack-demo --realtime --fps 30 --frames 90  # camera rate: stale frames are dropped
 
-Every process gets ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST and the chosen ROS_DOMAIN_ID.
+Every process gets ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST (and ROS_LOCALHOST_ONLY=1 on Humble) and
+the chosen ROS_DOMAIN_ID.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def _parse(argv: Optional[list[str]]) -> argparse.Namespace:
                         help="replay at --fps like a camera: frames arriving while the model is busy are "
                              "dropped (default: send the next frame when the previous target arrived)")
     parser.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
-    parser.add_argument("--domain-id", type=int, default=int(os.environ.get("ROS_DOMAIN_ID", "42")))
+    # ROS treats an empty ROS_DOMAIN_ID as unset
+    parser.add_argument("--domain-id", type=int, default=int(os.environ.get("ROS_DOMAIN_ID") or "42"))
     parser.add_argument("--role", choices=("main", "replay", "subscriber"), default="main", help=argparse.SUPPRESS)
     parser.add_argument("--expect", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -62,6 +64,9 @@ def _parse(argv: Optional[list[str]]) -> argparse.Namespace:
 def _env(domain_id: int) -> dict[str, str]:
     env = dict(os.environ)
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    if env.get("ROS_DISTRO") == "humble":
+        # Humble predates ROS_AUTOMATIC_DISCOVERY_RANGE; later distributions warn about or ignore this.
+        env["ROS_LOCALHOST_ONLY"] = "1"
     env["ROS_DOMAIN_ID"] = str(domain_id)
     profile = Path(__file__).resolve().parents[2] / "config" / "fastdds_localhost.xml"
     if "FASTDDS_DEFAULT_PROFILES_FILE" not in env and profile.is_file():

@@ -7,46 +7,84 @@ calls `seatrack_launch_description`, never by the rest of the package.
 from __future__ import annotations
 
 import os
+from typing import Any
+
+# Launch arguments that may override a parameter of the params file, with the parameter's type.
+# Their launch default is "" = "not given": the params file's value then stands.
+OVERRIDABLE = {"rgb_topic": str, "aux_topic": str, "checkpoint": str, "lora_merged": bool, "device": str}
+
+
+def parameter_overrides(given: dict[str, str]) -> dict[str, Any]:
+    """The node parameters to set on top of the params file, from the launch arguments' values.
+
+    given: launch argument name -> its text value ("" = not given). Only non-empty values are
+    returned, converted to the parameter's type (lora_merged: "true"/"false" -> bool).
+    Raises ValueError for a lora_merged value other than true/false.
+    """
+    overrides: dict[str, Any] = {}
+    for name, kind in OVERRIDABLE.items():
+        text = given.get(name, "").strip()
+        if not text:
+            continue
+        if kind is bool:
+            lowered = text.lower()
+            if lowered not in ("true", "false"):
+                raise ValueError(f"launch argument {name} must be true or false, got {text!r}")
+            overrides[name] = lowered == "true"
+        else:
+            overrides[name] = text
+    return overrides
 
 
 def seatrack_launch_description(config_file: str, aux_topic: str, aux_name: str, lora_merged: bool):
     """seatrack_node with ``config/<config_file>`` defaults, overridable by launch arguments.
 
     config_file: parameter file in the package's share/config (e.g. ``"rgbt.yaml"``).
-    aux_topic, aux_name: the default auxiliary topic and what it carries (for the argument's help).
-    lora_merged: default LoRA convention of that modality's released checkpoint.
+    aux_topic, aux_name: the auxiliary topic the params file sets and what it carries (for the help).
+    lora_merged: LoRA convention of that modality's released checkpoint (for the help).
+    The node is built at launch time (OpaqueFunction) so that only the arguments the user set
+    override the params file, whichever file ``params_file`` names.
     """
     from ament_index_python.packages import get_package_share_directory
     from launch import LaunchDescription
-    from launch.actions import DeclareLaunchArgument
+    from launch.actions import DeclareLaunchArgument, OpaqueFunction
     from launch.substitutions import LaunchConfiguration
     from launch_ros.actions import Node
-    from launch_ros.parameter_descriptions import ParameterValue
 
     share = get_package_share_directory("seatrack_ros")
+    from_file = "empty: the value in params_file"
     arguments = [
         DeclareLaunchArgument("namespace", default_value="",
                               description="Namespace of the node (outputs go to <namespace>/seatrack/...)."),
-        DeclareLaunchArgument("rgb_topic", default_value="rgb/image_raw", description="RGB image topic."),
-        DeclareLaunchArgument("aux_topic", default_value=aux_topic, description=f"Auxiliary ({aux_name}) topic."),
+        DeclareLaunchArgument("rgb_topic", default_value="",
+                              description=f"RGB image topic ({from_file}; shipped: rgb/image_raw)."),
+        DeclareLaunchArgument("aux_topic", default_value="",
+                              description=f"Auxiliary ({aux_name}) topic ({from_file}; shipped: {aux_topic})."),
         DeclareLaunchArgument("checkpoint", default_value="",
-                              description="SEATrack checkpoint file; empty runs test weights (boxes mean nothing)."),
-        DeclareLaunchArgument("lora_merged", default_value=str(lora_merged).lower(),
-                              description="Whether the checkpoint's qkv weights already include LoRA."),
-        DeclareLaunchArgument("device", default_value="auto", description="auto, cuda or cpu."),
+                              description=f"SEATrack checkpoint file ({from_file}; shipped: none, which "
+                                          "runs test weights whose boxes mean nothing)."),
+        DeclareLaunchArgument("lora_merged", default_value="",
+                              description="true or false: whether the checkpoint's qkv weights already include "
+                                          f"LoRA ({from_file}; shipped: {str(lora_merged).lower()})."),
+        DeclareLaunchArgument("device", default_value="",
+                              description=f"auto, cuda or cpu ({from_file}; shipped: auto)."),
         DeclareLaunchArgument("params_file", default_value=os.path.join(share, "config", config_file),
-                              description="Parameter file with the remaining defaults."),
+                              description="Parameter file with the node's defaults."),
     ]
-    typed = {"rgb_topic": str, "aux_topic": str, "checkpoint": str, "lora_merged": bool, "device": str}
-    node = Node(
-        package="seatrack_ros",
-        executable="seatrack_node",
-        name="seatrack",
-        namespace=LaunchConfiguration("namespace"),
-        output="screen",
-        parameters=[
-            LaunchConfiguration("params_file"),
-            {name: ParameterValue(LaunchConfiguration(name), value_type=kind) for name, kind in typed.items()},
-        ],
-    )
-    return LaunchDescription(arguments + [node])
+
+    def make_node(context, *args, **kwargs):
+        given = {name: LaunchConfiguration(name).perform(context) for name in OVERRIDABLE}
+        overrides = parameter_overrides(given)  # ValueError stops the launch with its message
+        parameters: list[Any] = [LaunchConfiguration("params_file").perform(context)]
+        if overrides:
+            parameters.append(overrides)  # after the file, so these win
+        return [Node(
+            package="seatrack_ros",
+            executable="seatrack_node",
+            name="seatrack",
+            namespace=LaunchConfiguration("namespace").perform(context),
+            output="screen",
+            parameters=parameters,
+        )]
+
+    return LaunchDescription(arguments + [OpaqueFunction(function=make_node)])

@@ -34,8 +34,10 @@ import numpy as np
 
 import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import NameValidationException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.validate_topic_name import validate_topic_name
 from rclpy.qos import (
     HistoryPolicy,
     QoSProfile,
@@ -66,9 +68,13 @@ MODALITIES = ("thermal", "depth", "event")
 TRANSPORTS = {"thermal": ("raw", "compressed"), "depth": ("raw", "compressed"),
               "event": ("events", "raw", "compressed")}
 DEVICES = ("auto", "cuda", "cpu")
-# A stamp this far behind the previous one means the clock jumped (a looping bag, a restarted
-# simulation): the synchronizer's watermarks are reset instead of rejecting every later message.
+# A stamp this far behind the previous stamp of the same stream means the clock jumped (a looping
+# bag, a restarted simulation): the synchronizer's watermarks are reset instead of rejecting every
+# later message. Per stream, so that two cameras whose clocks differ by a constant do not trigger it.
 TIME_JUMP_NS = 1_000_000_000
+# Messages per stream since the last match after which stamps that stay further apart than
+# sync_slop are reported (unsynchronised camera clocks), as a diagnostic only.
+APART_STREAK = 5
 
 
 class ConfigError(ValueError):
@@ -168,9 +174,19 @@ PARAMETERS: dict[str, tuple[Any, ParameterDescriptor]] = {
 
 
 def _number_list(value: Any, name: str, length: int) -> Optional[list[float]]:
+    """A list-valued parameter as ``length`` finite floats; None when unset or empty.
+
+    Raises ConfigError for a scalar, a string, a bool list or a list of the wrong length.
+    """
     if value is None:
         return None
+    # Declared with dynamic typing, so rclpy accepts any type: a scalar (init_box:=5), a bool, a
+    # string or a bool array must be refused here rather than crash float().
+    if not isinstance(value, (list, tuple, np.ndarray)) or isinstance(value, (str, bytes)):
+        raise ConfigError(f"parameter {name} needs a list of {length} numbers, got {value!r}")
     values = list(value)
+    if any(isinstance(v, (bool, np.bool_)) for v in values):
+        raise ConfigError(f"parameter {name} must be numbers, got {values}")
     if len(values) == 0:
         return None
     if len(values) != length:
@@ -182,6 +198,13 @@ def _number_list(value: Any, name: str, length: int) -> Optional[list[float]]:
     if not all(math.isfinite(v) for v in out):
         raise ConfigError(f"parameter {name} has a non-finite value: {out}")
     return out
+
+
+def _one_line(exc: Exception) -> str:
+    """rclpy's name errors span several lines (a caret diagram) and rcl's end with a source location."""
+    lines = [line.strip() for line in str(exc).splitlines()]
+    text = " ".join(line for line in lines if line and set(line) != {"^"})
+    return text.split(", at /")[0]
 
 
 def select_device(requested: str):
@@ -253,7 +276,11 @@ class SeaTrackNode(Node):
         self._event_sensor_hw: Optional[tuple[int, int]] = None
         self._lock = threading.Lock()
         self._last_rgb_stamp_ns = 0
-        self._newest_stamp_ns = 0
+        # per stream ("rgb", "aux"): newest stamp seen (time-jump check) and messages since the
+        # last matched pair (diagnostic for clocks that differ by more than sync_slop)
+        self._newest_stamp_ns = {"rgb": 0, "aux": 0}
+        self._unmatched_streak = {"rgb": 0, "aux": 0}
+        self._last_init_error = ""
         self._last_rgb_hw: Optional[tuple[int, int]] = None
         self._pending_init: Optional[tuple[tuple[float, float, float, float], int, str]] = None
         self._reset_requested = False
@@ -305,6 +332,15 @@ class SeaTrackNode(Node):
         for name in ("rgb_topic", "aux_topic"):
             if not p[name]:
                 raise ConfigError(f"parameter {name} must not be empty")
+            # Checked now, before the model loads, instead of failing in create_subscription later.
+            # validate_topic_name raises NameValidationException; resolve_topic_name (repeated '/',
+            # unknown substitutions) raises rclpy's RCLError, a RuntimeError.
+            try:
+                validate_topic_name(p[name])
+                self.resolve_topic_name(p[name])
+            except (NameValidationException, RuntimeError) as exc:
+                raise ConfigError(f"parameter {name} {p[name]!r} is not a valid topic name: "
+                                  f"{_one_line(exc)}") from None
         init_box = _number_list(p["init_box"], "init_box", 4)
         if init_box is not None and (init_box[2] <= 0 or init_box[3] <= 0):
             raise ConfigError(f"parameter init_box needs width and height > 0, got {init_box}")
@@ -374,38 +410,63 @@ class SeaTrackNode(Node):
                                  f"{stream} message without header.stamp dropped (it cannot be synchronised)")
         return stamp_ns
 
-    def _check_time_jump(self, stamp_ns: int) -> None:
-        """Reset the synchroniser when a stamp lies far behind the newest one seen on any stream."""
+    def _check_time_jump(self, stream: str, stamp_ns: int) -> None:
+        """Reset the synchroniser when a stamp lies far behind the newest one seen on its stream."""
+        other = "aux" if stream == "rgb" else "rgb"
         with self._lock:
-            newest = self._newest_stamp_ns
+            newest = self._newest_stamp_ns[stream]
             jumped = newest and stamp_ns < newest - TIME_JUMP_NS
-            self._newest_stamp_ns = stamp_ns if jumped else max(stamp_ns, newest)
             if jumped:
+                # The other stream's next stamp will jump as well; not comparing it with its old
+                # newest stamp keeps that from resetting the synchroniser a second time.
+                self._newest_stamp_ns = {stream: stamp_ns, other: 0}
+                self._unmatched_streak = {"rgb": 0, "aux": 0}
                 self._last_rgb_stamp_ns = 0
+            else:
+                self._newest_stamp_ns[stream] = max(stamp_ns, newest)
         if jumped:
-            self.problems.report("time_jump", f"stamps jumped back by {(newest - stamp_ns) / 1e9:.1f} s "
+            self.problems.report("time_jump", f"{stream} stamps jumped back by {(newest - stamp_ns) / 1e9:.1f} s "
                                  "(looping bag or restarted clock?); synchroniser reset")
             self._sync.reset()
             if self._events is not None:
                 self._events.clear()
+
+    def _note_match(self, stream: str, matched: bool) -> None:
+        """Report streams whose stamps keep differing by more than sync_slop (clocks not synchronised)."""
+        with self._lock:
+            if matched:
+                self._unmatched_streak = {"rgb": 0, "aux": 0}
+                return
+            self._unmatched_streak[stream] += 1
+            streak = min(self._unmatched_streak.values())
+            offset_ns = self._newest_stamp_ns["rgb"] - self._newest_stamp_ns["aux"]
+            apart = (streak >= APART_STREAK and min(self._newest_stamp_ns.values()) > 0
+                     and abs(offset_ns) > self._sync_slop * 1e9)
+            if apart:
+                self._unmatched_streak = {"rgb": 0, "aux": 0}  # count each streak once
+        if apart:
+            self.problems.report(
+                "streams_apart", f"RGB and aux stamps differ by {offset_ns / 1e9:+.3f} s (RGB - aux) and "
+                f"nothing matched for {APART_STREAK}+ messages per stream; are the cameras' clocks "
+                f"synchronised? (sync_slop {self._sync_slop} s)")
 
     def _on_rgb(self, msg) -> None:
         received_ns = self.get_clock().now().nanoseconds
         stamp_ns = self._stamp_of(msg, "rgb")
         if stamp_ns <= 0:
             return
-        self._check_time_jump(stamp_ns)
+        self._check_time_jump("rgb", stamp_ns)
         with self._lock:
             previous = self._last_rgb_stamp_ns
             self._last_rgb_stamp_ns = max(stamp_ns, previous)
-        self._sync.add_rgb(stamp_ns, Received(msg, stamp_ns, received_ns, previous))
+        self._note_match("rgb", self._sync.add_rgb(stamp_ns, Received(msg, stamp_ns, received_ns, previous)))
 
     def _on_aux(self, msg) -> None:
         received_ns = self.get_clock().now().nanoseconds
         stamp_ns = self._stamp_of(msg, "aux")
         if stamp_ns > 0:
-            self._check_time_jump(stamp_ns)
-            self._sync.add_aux(stamp_ns, Received(msg, stamp_ns, received_ns))
+            self._check_time_jump("aux", stamp_ns)
+            self._note_match("aux", self._sync.add_aux(stamp_ns, Received(msg, stamp_ns, received_ns)))
 
     def _on_events(self, msg: EventArray) -> None:
         received_ns = self.get_clock().now().nanoseconds
@@ -429,7 +490,7 @@ class SeaTrackNode(Node):
                 self.problems.report("aux_no_stamp", "EventArray without header.stamp or events dropped")
                 return
             stamp_ns = int(t.max())
-        self._check_time_jump(stamp_ns)
+        self._check_time_jump("aux", stamp_ns)
         try:
             self._events.add(x, y, t, p)
         except InputError as exc:
@@ -438,7 +499,7 @@ class SeaTrackNode(Node):
         self._event_sensor_hw = (int(msg.height), int(msg.width))
         # The packet stands for "events up to stamp_ns have arrived"; the worker renders the
         # RGB frame's interval from the buffer.
-        self._sync.add_aux(stamp_ns, Received(None, stamp_ns, received_ns))
+        self._note_match("aux", self._sync.add_aux(stamp_ns, Received(None, stamp_ns, received_ns)))
 
     # ---------------------------------------------------------------------------- init / reset
     def _queue_init(self, box, source: str) -> int:
@@ -448,28 +509,31 @@ class SeaTrackNode(Node):
             self._pending_init = (tuple(float(v) for v in box), track_id, source)
         return track_id
 
-    def _validate_box(self, box) -> tuple[float, float, float, float]:
-        """check_box against the latest RGB size; before the first frame only the box itself."""
+    def _validate_box(self, box) -> tuple[tuple[float, float, float, float], bool]:
+        """check_box against the latest RGB size. Returns (box, checked_against_a_frame): before the
+        first frame only the box itself is checked (finite, width/height > 0); the worker checks it
+        against the frame it initialises on."""
         from seatrack_ros.tracker import check_box
 
         with self._lock:
             hw = self._last_rgb_hw
-        return check_box(box, hw if hw is not None else (1 << 30, 1 << 30))
+        return check_box(box, hw if hw is not None else (1 << 30, 1 << 30)), hw is not None
 
     def _on_init_topic(self, msg: InitBox) -> None:
         box = (msg.x, msg.y, msg.width, msg.height)
         try:
-            box = self._validate_box(box)
+            box, against_frame = self._validate_box(box)
         except InputError as exc:
             self.get_logger().warning(f"init box on {self.resolve_topic_name('~/init')} rejected: {exc}")
             return
         track_id = self._queue_init(box, "init topic")
-        self.get_logger().info(f"init box {box} accepted (track id {track_id})")
+        checked = "" if against_frame else "; checked against the next frame"
+        self.get_logger().info(f"init box {box} accepted (track id {track_id}){checked}")
 
     def _on_set_init_box(self, request, response):
         box = (request.x, request.y, request.width, request.height)
         try:
-            box = self._validate_box(box)
+            box, against_frame = self._validate_box(box)
         except InputError as exc:
             response.success = False
             response.message = f"rejected: {exc}"
@@ -478,7 +542,12 @@ class SeaTrackNode(Node):
             return response
         response.track_id = self._queue_init(box, "set_init_box service")
         response.success = True
-        response.message = f"accepted; tracking starts on the next frame with track id {response.track_id}"
+        if against_frame:
+            response.message = f"accepted; tracking starts on the next frame with track id {response.track_id}"
+        else:
+            # No frame size is known yet: a box outside the first frame is rejected by the worker
+            # (counted as init_rejected, reason in ~/stats last_init_error).
+            response.message = "accepted; checked against the next frame"
         self.get_logger().info(f"set_init_box {box} {response.message}")
         return response
 
@@ -562,10 +631,11 @@ class SeaTrackNode(Node):
             reset, self._reset_requested = self._reset_requested, False
             pending, self._pending_init = self._pending_init, None
         if reset:
+            # The synchronizer is left alone: resetting it would drop the next parked pair and its
+            # watermarks, letting output stamps go backwards. track_id keeps the last id.
             self._tracker.reset()
             self._status = Target.STATUS_WAITING_FOR_INIT
             self._last_box = (0.0, 0.0, 0.0, 0.0)
-            self._sync.reset()
         confidence = 0.0
         initialised_now = False
         if pending is not None:
@@ -573,8 +643,10 @@ class SeaTrackNode(Node):
             try:
                 self._tracker.initialize(rgb, aux, box)
             except InputError as exc:
-                self.get_logger().warning(f"init box {box} from {source} rejected on the "
-                                          f"{rgb_hw[1]}x{rgb_hw[0]} frame: {exc}")
+                reason = f"init box {box} from {source} rejected on the {rgb_hw[1]}x{rgb_hw[0]} frame: {exc}"
+                with self._lock:
+                    self._last_init_error = reason
+                self.problems.report("init_rejected", reason)
             else:
                 self._track_id = track_id
                 self._status = Target.STATUS_TRACKING
@@ -612,6 +684,9 @@ class SeaTrackNode(Node):
             self._publish_debug(rgb, aux, msg)
 
     def _publish_debug(self, rgb: np.ndarray, aux: np.ndarray, target: Target) -> None:
+        if self._modality == "depth":
+            # The depth encoding is BGR (what the network was trained on); the debug image is rgb8.
+            aux = cv2.cvtColor(aux, cv2.COLOR_BGR2RGB)
         canvas = np.concatenate([rgb, aux], axis=1)
         width = rgb.shape[1]
         colour = {Target.STATUS_TRACKING: (0, 220, 0), Target.STATUS_LOST: (255, 140, 0)}.get(
@@ -644,8 +719,11 @@ class SeaTrackNode(Node):
         if timings:
             for field in ("transport", "sync", "encoding", "model", "publish", "total"):
                 latency[field] = round(float(np.median([getattr(t, field) for t in timings])) * 1e3, 2)
+        with self._lock:
+            last_init_error = self._last_init_error
         return {"processed": processed, "status": int(self._status), "track_id": self._track_id,
-                "test_weights": self.test_weights, "median_latency_ms": latency,
+                "test_weights": self.test_weights, "last_init_error": last_init_error,
+                "median_latency_ms": latency,
                 "sync": self._sync.stats().as_dict(), "problems": self.problems.totals()}
 
     def _log_summary(self) -> None:
@@ -682,6 +760,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             return 2
         except (rclpy.exceptions.ParameterException, rclpy.exceptions.InvalidParameterTypeException) as exc:
             rclpy.logging.get_logger("seatrack").error(f"cannot start, invalid parameter: {exc}")
+            return 2
+        except NameValidationException as exc:  # e.g. a bad remapping
+            rclpy.logging.get_logger("seatrack").error(f"cannot start, invalid name: {_one_line(exc)}")
             return 2
         executor = SingleThreadedExecutor()
         executor.add_node(node)

@@ -1,14 +1,16 @@
 """Pair RGB and auxiliary (thermal / depth / event) frames by header stamp, newest pair first.
 
 Why this exists: ``message_filters`` is not installable from PyPI, so its
-``ApproximateTimeSynchronizer`` is replaced by this small class. The matching rule is the same as
+``ApproximateTimeSynchronizer`` is replaced by this small class. The matching rule is modelled on
 that synchronizer's Python implementation: when a message arrives it is paired with the buffered
 message of the other stream whose stamp is closest to its own, provided the two stamps lie within
 ``slop`` seconds; each message is used in at most one pair, and each stream keeps at most
-``queue_size`` unmatched messages (the oldest stamp is evicted first).
+``queue_size`` unmatched messages (the oldest stamp is evicted first). It differs in that the slop
+bound is inclusive (``|difference| <= slop``), that older buffered messages of both streams are
+discarded once a pair forms, and in the delivery policy below.
 
-What differs is the delivery policy, which is built for a consumer (model inference, about 1.5 s
-per frame on CPU) that is much slower than the cameras (about 30 Hz):
+The delivery policy is built for a consumer (model inference, about 1.5 s per frame on CPU) that
+is much slower than the cameras (about 30 Hz):
 
 * There is no callback and no output queue. A matched pair is parked in a single slot; the worker
   thread fetches it with :meth:`StampSynchronizer.take`. If a newer pair is matched before the worker
