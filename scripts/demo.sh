@@ -10,7 +10,5 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash "$ROOT/scripts/setup.sh"
 # shellcheck source=scripts/env.sh
-source "$ROOT/scripts/env.sh"
-export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
-export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-42}"
+source "$ROOT/scripts/env.sh"  # ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, ROS_DOMAIN_ID (default 42)
 exec "$ROOT/.venv/bin/python" -m seatrack_ros.ros.demo --out "$ROOT/out/demo" "$@"

@@ -6,10 +6,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash "$ROOT/scripts/setup.sh"
-# shellcheck source=scripts/env.sh
-source "$ROOT/scripts/env.sh"
-export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
 export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-47}"  # tests choose their own per module; this covers the rest
+# shellcheck source=scripts/env.sh
+source "$ROOT/scripts/env.sh"  # also sets ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
 
 targets=("$ROOT/test")
 for arg in "$@"; do

@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def golden_dir() -> Path:
-    """The reference fixtures: $SEATRACK_GOLDEN_DIR, else the project's shared/golden beside the repo."""
-    candidates = [os.environ.get("SEATRACK_GOLDEN_DIR"), REPO / "shared" / "golden", REPO.parent / "shared" / "golden"]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "model_io.npz").is_file():
-            return Path(candidate)
-    raise FileNotFoundError(
-        "golden fixtures not found (looked in $SEATRACK_GOLDEN_DIR, ./shared/golden, ../shared/golden)"
-    )
+from seatrack_ros.engine.fidelity import find_golden
 
 
 @pytest.fixture(scope="session")
 def golden() -> Path:
-    return golden_dir()
+    return find_golden()
 
 
 @pytest.fixture(scope="session")

@@ -35,12 +35,16 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
 
 
 def find_golden(explicit: str | None = None) -> Path:
+    """The reference fixtures: ``explicit``, else $SEATRACK_GOLDEN_DIR, else shared/golden in or beside
+    the checkout. Raises FileNotFoundError when none holds model_io.npz."""
     here = Path(__file__).resolve().parents[2]
     candidates = [explicit, os.environ.get("SEATRACK_GOLDEN_DIR"), here / "shared" / "golden", here.parent / "shared" / "golden"]
     for candidate in candidates:
         if candidate and (Path(candidate) / "model_io.npz").is_file():
             return Path(candidate)
-    raise SystemExit("golden fixtures not found: pass --golden or set SEATRACK_GOLDEN_DIR")
+    raise FileNotFoundError(
+        "golden fixtures not found (looked at --golden, $SEATRACK_GOLDEN_DIR, ./shared/golden, ../shared/golden)"
+    )
 
 
 def _max_abs(a, b) -> float:
@@ -186,7 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     name = "cuda" if args.device == "auto" and torch.cuda.is_available() else ("cpu" if args.device == "auto" else args.device)
     device = torch.device(name)
     dtypes = args.dtypes or (["float32", "float16", "bfloat16"] if device.type == "cuda" else ["float32", "float16"])
-    report = run(device, dtypes, find_golden(args.golden), tracker=not args.no_tracker, residual_float32=args.residual_float32)
+    try:
+        golden = find_golden(args.golden)
+    except FileNotFoundError as exc:
+        raise SystemExit(str(exc)) from None
+    report = run(device, dtypes, golden, tracker=not args.no_tracker, residual_float32=args.residual_float32)
     print(format_table(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))

@@ -101,7 +101,6 @@ def apply_half_policy(
         for norm in islands["layer_norm"]:
             norm.float()  # float32 input from the residual stream, float32 parameters: no mixed dtypes
             norm.register_forward_hook(_cast_output_to(dtype))
-    if residual_float32:
         backbone = model.backbone
         # half patch embedding + float32 positional embedding -> float32 tokens from the start
         backbone.pos_embed_z.data = backbone.pos_embed_z.data.float()
