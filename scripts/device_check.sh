@@ -35,7 +35,7 @@ stamp() { echo "[device_check +$(( $(date +%s) - START ))s] $*"; }
 # torch is never installed here: a bare `pip install torch` picks an arbitrary (multi-GB) build; the
 # machine must bring a CUDA build of torch.
 if ! "$PY" -c 'import torch' 2>/dev/null; then
-  stamp "torch is not importable with $PY: install a CUDA build of torch 2.13 first"; exit 2
+  stamp "torch is not importable with $PY: this check needs a Python with a CUDA build of torch (set PYTHON)"; exit 2
 fi
 missing=$("$PY" -c '
 import importlib.util as u

@@ -313,6 +313,71 @@ def test_engine_graph_capture_failure_falls_back_to_eager(caplog):
     assert "running eagerly" in caplog.text
 
 
+class GraphOnCpu:
+    """CPU stand-in for a captured CUDA graph, to check the engine's stages keep the graph contract.
+
+    A real replay reruns the captured kernels only: no Python of the stage runs, so an attribute the
+    stage rebinds keeps its value, and the tensors the stage created at capture are rewritten in place.
+    This stand-in reruns the stage, copies what it produced into the capture-time tensors and undoes
+    every rebinding; a stage that passes results on any other way gives stale results here, as on a GPU.
+    """
+
+    def __init__(self, engine: TrackEngine, fn) -> None:
+        self.engine, self.fn = engine, fn
+        before = dict(vars(engine))
+        fn()
+        self.outputs = {name: value for name, value in vars(engine).items() if before.get(name) is not value}
+
+    def replay(self) -> None:
+        before = dict(vars(self.engine))
+        self.fn()
+        after = vars(self.engine)
+        for name in [n for n in after if after[n] is not before.get(n)]:
+            assert name in self.outputs, f"a replay rebound {name}, which the capture did not create"
+            captured, fresh = self.outputs[name], after[name]
+            for key in captured if isinstance(captured, dict) else [None]:
+                (captured[key] if key is not None else captured).copy_(fresh[key] if key is not None else fresh)
+            after[name] = before[name]
+
+
+def graphed_on_cpu(engine: TrackEngine) -> TrackEngine:
+    engine.cuda_graphs = True
+    engine._capture = lambda name, fn: engine._graphs.setdefault(name, GraphOnCpu(engine, fn))
+    return engine
+
+
+def test_graph_replays_give_the_eager_results_through_irregular_crops_and_reinitialisation():
+    model = build_tiny_model()
+    graphed = graphed_on_cpu(TrackEngine(model, torch.device("cpu"), TrackerSettings()))
+    eager = TrackEngine(model, torch.device("cpu"), TrackerSettings())
+    frames = moving_target_frames(6)
+    hw = frames[0][0].shape[:2]
+    far_outside = [-109.0, -104.0, 40.0, 30.0]  # search window ends left of and above the image
+    assert not window_is_regular(crop_window(far_outside, 4.0, hw), hw)
+    wide = moving_target_frames(2, hw=(170, 260))
+    calls = [("init", frames[0], (20.0, 10.0, 40.0, 30.0))]
+    calls += [("track", frames[i], None) for i in (1, 2)]
+    calls += [("track", frames[3], far_outside), ("track", frames[4], None)]
+    calls += [("init", frames[4], (60.0, 50.0, 30.0, 30.0)), ("track", frames[5], None)]
+    calls += [("init", wide[0], (30.0, 20.0, 40.0, 30.0)), ("track", wide[1], None)]  # new frame size
+    state = None
+    for kind, (rgb, aux), box in calls:
+        if kind == "init":
+            graphed.initialize(rgb, aux, box)
+            eager.initialize(rgb, aux, box)
+            state = list(box)
+            assert torch.equal(graphed.template_tokens, eager.template_tokens)
+            continue
+        state = box if box is not None else state
+        got, want = graphed.track(rgb, aux, state), eager.track(rgb, aux, state)
+        assert got == want
+        expected_crop, _ = sample_crop(np.concatenate([rgb, aux], axis=2), state, 4.0, 256)
+        np.testing.assert_array_equal(graphed.search_crop(), expected_crop)
+        state = got[0]
+    assert graphed.cuda_graphs and set(graphed._graphs) == {"crop_normalize", "backbone_head", "decode"}
+    assert graphed.host_crops == 1
+
+
 def test_a_model_prepared_for_another_device_is_not_moved_under_its_engine():
     model = prepare_model(build_tiny_model(), torch.device("meta"))  # stands in for a CUDA engine's model
     with pytest.raises(ValueError, match="load a separate model"):

@@ -57,6 +57,7 @@ def failed_starts(bad_checkpoints):
     if not torch.cuda.is_available():
         cases["cuda without a GPU"] = {"device": "cuda"}
     procs = {name: rosutil.NodeProcess(DOMAIN, dict(TOPICS, **params)) for name, params in cases.items()}
+    procs["malformed remap rule"] = rosutil.NodeProcess(DOMAIN, TOPICS, extra_args=["-r", "no_separator"])
     results = {}
     for name, proc in procs.items():
         code = proc.wait_exit(timeout=240)
@@ -71,10 +72,12 @@ def expected_patterns(bad_checkpoints):
         patterns[f"checkpoint {name}"] = pattern
     if not torch.cuda.is_available():
         patterns["cuda without a GPU"] = r"no CUDA device is available"
+    patterns["malformed remap rule"] = r"invalid command-line arguments: .*no_separator"
     return patterns
 
 
-@pytest.mark.parametrize("case", sorted(list(BAD) + ["checkpoint garbage", "checkpoint wrong keys"]))
+@pytest.mark.parametrize(
+    "case", sorted(list(BAD) + ["checkpoint garbage", "checkpoint wrong keys", "malformed remap rule"]))
 def test_bad_configuration_exits_with_clear_error(failed_starts, bad_checkpoints, case):
     import re
 
@@ -83,7 +86,7 @@ def test_bad_configuration_exits_with_clear_error(failed_starts, bad_checkpoints
     assert "cannot start" in log, log
     assert re.search(expected_patterns(bad_checkpoints)[case], log), log
     assert "Traceback" not in log, log
-    if case in BEFORE_MODEL:
+    if case in BEFORE_MODEL | {"malformed remap rule"}:
         assert "model loaded" not in log, log
 
 

@@ -104,7 +104,7 @@ class TrackEngine:
         self.template_tokens: torch.Tensor | None = None
         self.frame_host: torch.Tensor | None = None
         self.frame_device: torch.Tensor | None = None
-        self.search_crop_device: torch.Tensor | None = None
+        self.search_cropped = False  # crop_device holds the last search crop
         self.template_crop_device: torch.Tensor | None = None
         self._outputs: dict[str, torch.Tensor] | None = None
         self._graphs: dict[str, torch.cuda.CUDAGraph] = {}
@@ -155,13 +155,14 @@ class TrackEngine:
         return self.frame_device.permute(1, 2, 0, 3).reshape(self.frame_device.shape[1], self.frame_device.shape[2], 6)
 
     # ------------------------------------------------------------------------------------------ stages
+    # A stage captured as a graph runs its Python once, at capture; replays only rerun its kernels. So a
+    # stage hands its results on only by writing into buffers allocated before (search_input, crop_device,
+    # result) or into tensors it created at capture (``_outputs``), never by rebinding an attribute.
     def _stage_crop(self) -> None:
-        crop = crop_resize(self._frame_planes(), self.search_tables.device)
-        self.search_crop_device = crop
-        self.search_input.copy_(normalize_crop(crop, self.mean, self.std, self.dtype))
+        self.crop_device.copy_(crop_resize(self._frame_planes(), self.search_tables.device))
+        self._stage_normalize()
 
-    def _stage_crop_from_host_crop(self) -> None:
-        self.search_crop_device = self.crop_device
+    def _stage_normalize(self) -> None:
         self.search_input.copy_(normalize_crop(self.crop_device, self.mean, self.std, self.dtype))
 
     def _stage_network(self) -> None:
@@ -253,7 +254,8 @@ class TrackEngine:
             if regular:
                 self._run_stage("crop_normalize", self._stage_crop)
             else:
-                self._stage_crop_from_host_crop()
+                self._stage_normalize()
+            self.search_cropped = True
             self._record(2)
             self._run_stage("backbone_head", self._stage_network)
             self._record(3)
@@ -278,10 +280,10 @@ class TrackEngine:
 
     def search_crop(self) -> np.ndarray | None:
         """The last search crop (256, 256, 6) uint8 copied to the host (for checks; costs a copy)."""
-        if self.search_crop_device is None:
+        if not self.search_cropped:
             return None
         self._synchronize()
-        return self.search_crop_device.cpu().numpy().copy()
+        return self.crop_device.cpu().numpy().copy()
 
     def template_crop(self) -> np.ndarray | None:
         """The template crop (128, 128, 6) uint8 copied to the host (for checks; costs a copy)."""

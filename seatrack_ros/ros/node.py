@@ -749,7 +749,11 @@ class SeaTrackNode(Node):
 
 def main(argv: Optional[list[str]] = None) -> int:
     """Run the node; ``argv`` defaults to ``sys.argv`` (accepts ``--ros-args ...``)."""
-    rclpy.init(args=sys.argv if argv is None else argv)
+    try:
+        rclpy.init(args=sys.argv if argv is None else argv)
+    except Exception as exc:  # rcl rejects malformed --ros-args (e.g. a remap rule) with a bare RCLError
+        rclpy.logging.get_logger("seatrack").error(f"cannot start, invalid command-line arguments: {_one_line(exc)}")
+        return 2
     node = None
     exit_code = 0
     try:
