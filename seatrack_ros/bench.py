@@ -199,7 +199,9 @@ def run_benchmark(args) -> dict:
 
     if on_cuda and half and args.residual_float32:
         prepare_model(candidate_model, device, torch.float16, residual_float32=True)
-    candidate = SEATracker(candidate_model, device, half=half, cuda_graphs=graphs, profile=True)
+    candidate = SEATracker(
+        candidate_model, device, half=half, cuda_graphs=graphs, profile=True, compile_network=args.compile
+    )
     if not on_cuda:
         candidate_model.set_attention_impl("fused")  # the CUDA pipeline selects it itself
     baseline = SEATracker(baseline_model, device, gpu_pipeline=False)
@@ -247,6 +249,12 @@ def run_benchmark(args) -> dict:
                 _set_variant(baseline_model, False, "math")
 
     engine = candidate.engine
+    kernels = None
+    if args.profile_kernels:
+        try:
+            kernels = profile_network(candidate, search, device, args.profile_kernels)
+        except Exception as exc:  # the profiler is an extra; the timings above stand without it
+            kernels = {"error": f"{type(exc).__name__}: {exc}"}
     report = {
         "config": {
             "device": str(device),
@@ -256,7 +264,9 @@ def run_benchmark(args) -> dict:
             "warmup": warmup,
             "half": candidate.half,
             "cuda_graphs": candidate.cuda_graphs,
+            "compiled": candidate.compiled,
             "requested_half": half,
+            "requested_compile": args.compile,
             "requested_cuda_graphs": graphs,
             "gpu_pipeline": engine is not None,
             "residual_float32": bool(on_cuda and half and args.residual_float32),
@@ -268,6 +278,7 @@ def run_benchmark(args) -> dict:
         "track": {k: v.summary() for k, v in track.items()},
         "stages": {k: v.summary() for k, v in stages.items()},
         "cpu_variants_forward": {k: v.summary() for k, v in variants.items()},
+        "kernels": kernels,
     }
     report["speedup"] = {
         "forward_median": _ratio(report["forward"]),
@@ -275,6 +286,40 @@ def run_benchmark(args) -> dict:
         **{f"forward_median_{k}": _ratio({"baseline": report["forward"]["baseline"], "candidate": v}) for k, v in report["cpu_variants_forward"].items()},
     }
     return report
+
+
+def profile_network(candidate: SEATracker, search: torch.Tensor, device: torch.device, top: int) -> dict:
+    """What one eager forward of the candidate's network launches (after the timed runs).
+
+    On CUDA: the device kernels and copies (a graph replay launches the same ones); on the CPU: the
+    operators. Returns the total count and the ``top`` entries by total time.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    on_cuda = device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_cuda else [])
+    with profile(activities=activities) as prof:
+        if candidate.engine is not None:
+            candidate.engine.network_forward_eager()
+        else:
+            with torch.no_grad():
+                candidate.model(None, search, template_tokens=candidate.template_tokens)
+    events = [e for e in prof.events() if (e.device_type == torch.autograd.DeviceType.CUDA) == on_cuda]
+    if not on_cuda:  # top-level operators only: nested ones are counted in their callers
+        events = [e for e in events if e.cpu_parent is None]
+    totals: dict[str, list[float]] = {}
+    for e in events:
+        time_us = e.device_time_total if on_cuda else e.cpu_time_total
+        entry = totals.setdefault(e.name, [0, 0.0])
+        entry[0] += 1
+        entry[1] += time_us
+    ranked = sorted(totals.items(), key=lambda item: -item[1][1])[:top]
+    return {
+        "what": "device kernels and copies" if on_cuda else "top-level CPU operators",
+        "count": len(events),
+        "total_ms": sum(v[1] for v in totals.values()) / 1e3,
+        "top": [{"name": name, "calls": calls, "total_ms": us / 1e3} for name, (calls, us) in ranked],
+    }
 
 
 def _set_variant(model, merge: bool, impl: str) -> None:
@@ -309,7 +354,8 @@ def format_report(report: dict) -> str:
         f"seatrack-bench on {ver['device_name']} ({cfg['device']}), frame {cfg['width']}x{cfg['height']}, "
         f"N={cfg['frames']} after {cfg['warmup']} warm-up",
         "versions: " + ", ".join(f"{k} {v}" for k, v in ver.items() if k not in ("device_name",)),
-        f"candidate: half={cfg['half']} cuda_graphs={cfg['cuda_graphs']} gpu_pipeline={cfg['gpu_pipeline']} "
+        f"candidate: half={cfg['half']} cuda_graphs={cfg['cuda_graphs']} compiled={cfg['compiled']} "
+        f"gpu_pipeline={cfg['gpu_pipeline']} "
         "merged LoRA, fused attention; baseline: float32 eager, unmerged LoRA, op-by-op attention",
         f"{'measurement':<28}{'median ms':>12}{'p99 ms':>12}{'base median':>13}{'base p99':>11}{'speedup':>9}",
     ]
@@ -329,6 +375,13 @@ def format_report(report: dict) -> str:
     lines.append(row("track() whole call", report["track"]["candidate"], report["track"]["baseline"]))
     for name, summary in report["stages"].items():
         lines.append(row(f"  stage {name}", summary))
+    kernels = report.get("kernels")
+    if kernels and "error" in kernels:
+        lines.append(f"kernel profile failed: {kernels['error']}")
+    elif kernels:
+        lines.append(f"one eager network forward: {kernels['count']} {kernels['what']}, {kernels['total_ms']:.3f} ms in all")
+        for k in kernels["top"]:
+            lines.append(f"  {k['total_ms']:9.3f} ms {k['calls']:5d}x  {k['name'][:100]}")
     return "\n".join(lines)
 
 
@@ -345,6 +398,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--residual-float32", action="store_true", help="half candidate keeps its residual stream float32 (slower, closer)"
+    )
+    parser.add_argument(
+        "--compile", action="store_true", help="CUDA candidate compiles its network with torch.compile first"
+    )
+    parser.add_argument(
+        "--profile-kernels", type=int, default=0, metavar="N",
+        help="also profile one eager network forward: kernel count and the N costliest (default: off)",
     )
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     parser.add_argument(

@@ -217,8 +217,9 @@ def test_prepare_model_is_shared_idempotent_and_refuses_a_second_precision():
 def test_tracker_options_fall_back_on_cpu(caplog):
     rgb = np.random.default_rng(1).integers(0, 256, size=(120, 160, 3), dtype=np.uint8)
     with caplog.at_level(logging.WARNING):
-        tracker = SEATracker(build_tiny_model(), "cpu", half=True, cuda_graphs=True)
+        tracker = SEATracker(build_tiny_model(), "cpu", half=True, cuda_graphs=True, compile_network=True)
     assert tracker.half is False and tracker.cuda_graphs is False and tracker.engine is None
+    assert tracker.compiled is False
     assert any("float32" in r.message for r in caplog.records)
     tracker.initialize(rgb, rgb, (60, 40, 30, 20))
     result = tracker.track(rgb, rgb)
@@ -376,6 +377,47 @@ def test_graph_replays_give_the_eager_results_through_irregular_crops_and_reinit
         state = got[0]
     assert graphed.cuda_graphs and set(graphed._graphs) == {"crop_normalize", "backbone_head", "decode"}
     assert graphed.host_crops == 1
+
+
+def run_calls(engine: TrackEngine, frames, init_box) -> list:
+    engine.initialize(*frames[0], init_box)
+    state, results = list(init_box), []
+    for rgb, aux in frames[1:]:
+        results.append(engine.track(rgb, aux, state))
+        state = results[-1][0]
+    return results
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_compiled_network_replays_the_plain_networks_results(dtype):
+    model = build_tiny_model()
+    frames = moving_target_frames(4)
+    box = (20.0, 10.0, 40.0, 30.0)
+    plain = run_calls(TrackEngine(model, torch.device("cpu"), TrackerSettings(), dtype=dtype), frames, box)
+    engine = graphed_on_cpu(
+        TrackEngine(model, torch.device("cpu"), TrackerSettings(), dtype=dtype, compile_network=True)
+    )
+    engine.compile_backend = "eager"  # traces the whole network (fullgraph) without generating kernels
+    compiled = run_calls(engine, frames, box)
+    assert engine.compiled and engine._network is not engine.model
+    assert compiled == plain
+
+
+def test_a_failed_compile_keeps_the_plain_network(caplog):
+    def broken_backend(graph_module, example_inputs):
+        raise RuntimeError("no compiler toolchain here")
+
+    model = build_tiny_model()
+    frames = moving_target_frames(3)
+    box = (20.0, 10.0, 40.0, 30.0)
+    plain = run_calls(TrackEngine(model, torch.device("cpu"), TrackerSettings()), frames, box)
+    engine = TrackEngine(model, torch.device("cpu"), TrackerSettings(), compile_network=True)
+    engine.compile_backend = broken_backend
+    with caplog.at_level(logging.WARNING):
+        results = run_calls(engine, frames, box)
+    assert not engine.compiled and engine._network is engine.model
+    assert "running it uncompiled" in caplog.text and "no compiler toolchain here" in caplog.text
+    assert results == plain
 
 
 def test_a_model_prepared_for_another_device_is_not_moved_under_its_engine():

@@ -13,7 +13,10 @@ Per `track()` call:
    maps the box back into the image exactly as the reference path does.
 
 Stages 2-4 are each captured once as a CUDA graph (``cuda_graphs=True``) and replayed per frame; capture
-failures fall back to eager execution with a warning. Nothing here synchronises the whole device or
+failures fall back to eager execution with a warning. Optionally (``compile_network=True``) the network
+is first compiled with ``torch.compile`` for its fixed shapes, which fuses the many small elementwise
+kernels the graph would otherwise replay one by one; the first `initialize` then takes the compile
+time, and a failed compile falls back to the plain network with a warning. Nothing here synchronises the whole device or
 changes global backend settings: other GPU work in the process keeps running on its own streams.
 """
 
@@ -55,7 +58,11 @@ class TrackEngine:
         e.g. to measure the half policy's fidelity on a CPU (slow there, but the same arithmetic plan).
     residual_float32: keep the residual stream float32 under half precision (see `precision`); None
         keeps what the model was prepared with (off for a fresh model).
+    compile_network: compile backbone + head with ``torch.compile`` (static shapes, whole graph) at the
+        first `initialize`; ``compiled`` says whether it is in effect.
     """
+
+    compile_backend = "inductor"  # torch.compile backend; tests use "eager" to check the plumbing fast
 
     def __init__(
         self,
@@ -68,6 +75,7 @@ class TrackEngine:
         stream_priority: int = 0,
         dtype: torch.dtype | None = None,
         residual_float32: bool | None = None,
+        compile_network: bool = False,
     ) -> None:
         device = torch.device(device)
         is_cuda = device.type == "cuda"
@@ -108,6 +116,9 @@ class TrackEngine:
         self.template_crop_device: torch.Tensor | None = None
         self._outputs: dict[str, torch.Tensor] | None = None
         self._graphs: dict[str, torch.cuda.CUDAGraph] = {}
+        self._network: nn.Module = self.model  # the compiled network once `_compile_network` succeeded
+        self._compile_pending = bool(compile_network)
+        self.compiled = False
         self._events = [torch.cuda.Event(enable_timing=True) for _ in range(len(STAGES) + 1)] if self.profile else []
         self.host_crops = 0  # frames whose window needed the host crop (see window_is_regular)
         if is_cuda:
@@ -166,7 +177,24 @@ class TrackEngine:
         self.search_input.copy_(normalize_crop(self.crop_device, self.mean, self.std, self.dtype))
 
     def _stage_network(self) -> None:
-        self._outputs = self.model(None, self.search_input, template_tokens=self.template_tokens)
+        self._outputs = self._network(None, self.search_input, template_tokens=self.template_tokens)
+
+    def _compile_network(self) -> None:
+        """Compile the network for this engine's fixed input shapes and run it once (which compiles).
+
+        Any failure (no compiler toolchain, an unsupported op, a graph break) keeps the plain network.
+        """
+        self._compile_pending = False
+        try:
+            compiled = torch.compile(self.model, backend=self.compile_backend, fullgraph=True, dynamic=False)
+            compiled(None, self.search_input, template_tokens=self.template_tokens)
+        except Exception as exc:
+            summary = " ".join(str(exc).split())[:300]  # compiler errors span many lines
+            LOG.warning("compiling the network failed (%s: %s); running it uncompiled", type(exc).__name__, summary)
+            return
+        self._network = compiled
+        self.compiled = True
+        self._graphs.pop("backbone_head", None)
 
     def _stage_decode(self) -> None:
         out = self._outputs
@@ -189,6 +217,9 @@ class TrackEngine:
     def _capture(self, name: str, fn) -> torch.cuda.CUDAGraph | None:
         """Warm up and capture ``fn`` on the tracker's stream; None (and graphs off) if that fails."""
         try:
+            if self.stream is None:
+                # torch.cuda.graph on a CUDA machine would "capture" host work as an empty graph
+                raise RuntimeError("CUDA graphs need the engine on a CUDA device")
             fn()  # warm-up: kernel selection, workspace allocation outside the capture
             fn()
             self._synchronize()
@@ -209,9 +240,9 @@ class TrackEngine:
         """Crop the template around ``box`` on the GPU and cache its tokens (validated inputs)."""
         s = self.settings
         image_hw = rgb.shape[:2]
-        self._ensure_frame_buffers(image_hw)
         window = crop_window(box, s.template_factor, image_hw)
         with self._on_stream():
+            self._ensure_frame_buffers(image_hw)  # allocated on (and ordered by) our stream
             self._upload_frame(rgb, aux)
             if window_is_regular(window, image_hw):
                 self.template_tables.upload(crop_tables(window, image_hw, s.template_size), self.stream)
@@ -227,6 +258,8 @@ class TrackEngine:
                 self._graphs.pop("backbone_head", None)
                 self._graphs.pop("decode", None)
             self.template_tokens.copy_(tokens)  # same storage: captured graphs read the new template
+            if self._compile_pending:
+                self._compile_network()
         self._synchronize()
 
     @torch.no_grad()
@@ -291,6 +324,16 @@ class TrackEngine:
             return None
         self._synchronize()
         return self.template_crop_device.cpu().numpy().copy()
+
+    def network_forward_eager(self) -> dict[str, torch.Tensor]:
+        """Run the backbone + head once without graphs on the current input (e.g. under a profiler).
+
+        Returns fresh output tensors; the captured graphs and their outputs are left as they are.
+        """
+        with torch.no_grad(), self._on_stream():
+            outputs = self._network(None, self.search_input, template_tokens=self.template_tokens)
+        self._synchronize()
+        return outputs
 
     def network_forward(self) -> dict[str, torch.Tensor]:
         """Run (or replay) only the backbone + head stage on the current input; for benchmarks."""

@@ -70,7 +70,13 @@ def model_fidelity(model, golden: dict, device: torch.device, dtype: torch.dtype
 
 
 def tracker_fidelity(
-    model, seq: dict, device: torch.device, dtype: torch.dtype, cuda_graphs: bool, residual_float32: bool = False
+    model,
+    seq: dict,
+    device: torch.device,
+    dtype: torch.dtype,
+    cuda_graphs: bool,
+    residual_float32: bool = False,
+    compile_network: bool = False,
 ) -> dict:
     """`TrackEngine` in ``dtype`` on the golden sequence vs the reference tracker's boxes and scores.
 
@@ -80,7 +86,8 @@ def tracker_fidelity(
     sees a different crop and the two runs are no longer comparable frame for frame.
     """
     engine = TrackEngine(
-        model, device, TrackerSettings(), cuda_graphs=cuda_graphs, dtype=dtype, residual_float32=residual_float32
+        model, device, TrackerSettings(), cuda_graphs=cuda_graphs, dtype=dtype, residual_float32=residual_float32,
+        compile_network=compile_network,
     )
     settings = TrackerSettings()
     frames = seq["frames"]
@@ -89,7 +96,7 @@ def tracker_fidelity(
     template_equal = bool(np.array_equal(engine.template_crop(), seq["template_crop"]))
     reference_states = [list(map(float, b)) for b in seq["search_crop_boxes"]]
     hw = frames[0].shape[:2]
-    result: dict = {"template_crop_equal": template_equal, "cuda_graphs": engine.cuda_graphs}
+    result: dict = {"template_crop_equal": template_equal}
     for mode in ("open_loop", "closed_loop"):
         state = list(init_box)
         boxes, scores, peaks, crop_diffs, diverged_at = [], [], [], [], None
@@ -118,10 +125,18 @@ def tracker_fidelity(
         }
         if mode == "closed_loop":
             result[mode]["crop_window_diverged_at_frame"] = diverged_at
+    result.update(cuda_graphs=engine.cuda_graphs, compiled=engine.compiled)  # in effect after the runs
     return result
 
 
-def run(device: torch.device, dtypes: list[str], golden_dir: Path, tracker: bool = True, residual_float32: bool = False) -> dict:
+def run(
+    device: torch.device,
+    dtypes: list[str],
+    golden_dir: Path,
+    tracker: bool = True,
+    residual_float32: bool = False,
+    compile_network: bool = False,
+) -> dict:
     model_io = dict(np.load(golden_dir / "model_io.npz"))
     seq = dict(np.load(golden_dir / "tracker_seq.npz"))
     weights = make_test_state_dict()
@@ -130,6 +145,7 @@ def run(device: torch.device, dtypes: list[str], golden_dir: Path, tracker: bool
         "device_name": _device_name(device),
         "torch": torch.__version__,
         "residual_float32": residual_float32,
+        "compile_network": compile_network,
         "results": {},
     }
     for name in dtypes:
@@ -138,7 +154,9 @@ def run(device: torch.device, dtypes: list[str], golden_dir: Path, tracker: bool
         entry = {"model": model_fidelity(model, model_io, device, dtype, residual_float32)}
         if tracker:
             fresh = load_checkpoint(build_seatrack(), weights, lora_merged=False)
-            entry["tracker"] = tracker_fidelity(fresh, seq, device, dtype, device.type == "cuda", residual_float32)
+            entry["tracker"] = tracker_fidelity(
+                fresh, seq, device, dtype, device.type == "cuda", residual_float32, compile_network
+            )
         report["results"][name] = entry
         print(f"{name}: {json.dumps(entry)}", flush=True)
     return report
@@ -153,7 +171,8 @@ def _device_name(device: torch.device) -> str:
 def format_table(report: dict) -> str:
     lines = [
         f"half-precision fidelity on {report['device_name']} ({report['device']}), torch {report['torch']}, "
-        f"residual stream {'float32' if report['residual_float32'] else 'half'}",
+        f"residual stream {'float32' if report['residual_float32'] else 'half'}"
+        f"{', tracker network compiled' if report['compile_network'] else ''}",
         "model: golden model_io (box in px of the 256 px crop); tracker: golden sequence, 7 frames, px of 320x240",
         f"{'dtype':<10}{'score map':>10}{'size map':>10}{'box px':>8}{'argmax':>7}"
         f"{'| open box px':>14}{'score':>9}{'argmax':>7}{'| closed box px':>16}{'argmax':>7}{'diverged':>9}",
@@ -185,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--residual-float32", action="store_true", help="keep the residual stream float32 (see engine.precision)"
     )
+    parser.add_argument(
+        "--compile", action="store_true", help="the tracker-level runs compile the network (torch.compile)"
+    )
     parser.add_argument("--json", default=None, help="write the report here")
     args = parser.parse_args(argv)
     name = "cuda" if args.device == "auto" and torch.cuda.is_available() else ("cpu" if args.device == "auto" else args.device)
@@ -194,7 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         golden = find_golden(args.golden)
     except FileNotFoundError as exc:
         raise SystemExit(str(exc)) from None
-    report = run(device, dtypes, golden, tracker=not args.no_tracker, residual_float32=args.residual_float32)
+    report = run(
+        device, dtypes, golden, tracker=not args.no_tracker, residual_float32=args.residual_float32,
+        compile_network=args.compile,
+    )
     print(format_table(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))

@@ -143,7 +143,9 @@ def crop_resize(frame: torch.Tensor, tables: torch.Tensor) -> torch.Tensor:
 def normalize_crop(crop: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """(S, S, 6) uint8 -> (1, 6, S, S) ``(pixel/255 - mean) / std`` computed in float32, returned as dtype.
 
-    mean, std: (1, 6, 1, 1) float32. The float32 arithmetic is the host path's, op for op.
+    mean, std: (1, 6, 1, 1) float32. The float32 arithmetic is the host path's, op for op. On CUDA,
+    PyTorch divides by a Python scalar as a multiplication by its reciprocal, so GPU values can differ
+    from CPU ones by one ulp; the reference's own preprocessing does the same division on the GPU.
     """
     tensor = crop.float().permute(2, 0, 1)[None]
     return (((tensor / 255.0) - mean) / std).to(dtype)

@@ -149,6 +149,10 @@ PARAMETERS: dict[str, tuple[Any, ParameterDescriptor]] = {
     "cuda_graphs": (True, _describe(
         "Capture the tracker's per-frame stages as CUDA graphs on the first frame and replay them "
         "(lower latency; falls back to eager with a warning if capture fails; ignored on CPU).")),
+    "compile_network": (False, _describe(
+        "Compile the network with torch.compile for its fixed shapes when the first target is set "
+        "(fewer GPU kernels per frame; that first initialisation takes tens of seconds; falls back to "
+        "the plain network with a warning if compiling fails; ignored on CPU).")),
     "lost_threshold": (0.25, _describe(
         "Confidence under which the status is LOST (the tracker keeps following its last estimate).",
         read_only=False, float_range=(0.0, 1.0))),
@@ -217,7 +221,8 @@ def select_device(requested: str):
     return torch.device(requested)
 
 
-def load_tracker(checkpoint: str, lora_merged: bool, device, half: bool = False, cuda_graphs: bool = False):
+def load_tracker(checkpoint: str, lora_merged: bool, device, half: bool = False, cuda_graphs: bool = False,
+                 compile_network: bool = False):
     """Build the model and wrap it in a SEATracker. Returns (tracker, uses_test_weights).
 
     Raises ConfigError for a missing file and CheckpointError for an unreadable or mismatched one.
@@ -237,7 +242,8 @@ def load_tracker(checkpoint: str, lora_merged: bool, device, half: bool = False,
     # float16 and CUDA graphs exist on the tracker's CUDA pipeline only; on the CPU it runs float32 eager.
     on_cuda = device.type == "cuda"
     tracker = SEATracker(model, device=device, half=bool(half and on_cuda),
-                         cuda_graphs=bool(cuda_graphs and on_cuda))
+                         cuda_graphs=bool(cuda_graphs and on_cuda),
+                         compile_network=bool(compile_network and on_cuda))
     return tracker, test_weights
 
 
@@ -260,7 +266,8 @@ class SeaTrackNode(Node):
         self._use_half = bool(self._half and self._device.type == "cuda")
         started = time.perf_counter()
         self._tracker, self.test_weights = load_tracker(self._checkpoint, self._lora_merged, self._device,
-                                                        self._use_half, self._cuda_graphs)
+                                                        self._use_half, self._cuda_graphs,
+                                                        self._compile_network)
         if self.test_weights:
             log.warning("No checkpoint given: running DETERMINISTIC TEST WEIGHTS. The boxes mean nothing; "
                         "every Target is marked test_weights=true. Set the 'checkpoint' parameter for "
@@ -362,6 +369,7 @@ class SeaTrackNode(Node):
         self._checkpoint, self._lora_merged = p["checkpoint"], bool(p["lora_merged"])
         self._device_name, self._half = p["device"], bool(p["half"])
         self._cuda_graphs = bool(p["cuda_graphs"])
+        self._compile_network = bool(p["compile_network"])
         self._init_box = init_box
         self._homography = homography
         self._mono16_range = tuple(mono16_range) if mono16_range is not None else None

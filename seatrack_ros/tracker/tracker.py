@@ -103,7 +103,8 @@ class SEATracker:
     LoRA merged into the shared model, fused attention) unless ``gpu_pipeline`` is False, which keeps
     the host-crop reference pipeline (e.g. as a benchmark baseline). ``half`` (float16 with float32
     islands) and ``cuda_graphs`` only apply there; elsewhere they fall back to float32 / eager with a
-    warning, and `half` / `cuda_graphs` report what is in effect. On the CUDA pipeline the crops stay
+    warning, and `half` / `cuda_graphs` report what is in effect. ``compile_network`` (CUDA pipeline
+    only) compiles the network with ``torch.compile`` at the first `initialize` (see the engine). On the CUDA pipeline the crops stay
     on the GPU (``template_crop`` / ``last_search_crop`` remain None); ``tracker.engine.template_crop()``
     and ``search_crop()`` copy them back for inspection.
     """
@@ -118,6 +119,7 @@ class SEATracker:
         cuda_graphs: bool = False,
         gpu_pipeline: bool = True,
         profile: bool = False,
+        compile_network: bool = False,
     ):
         self.device = torch.device(device)
         self.engine = None
@@ -125,11 +127,12 @@ class SEATracker:
             from ..engine.cuda_tracker import TrackEngine  # the CPU path never needs it
 
             self.engine = TrackEngine(
-                model, self.device, settings or TrackerSettings(), half=half, cuda_graphs=cuda_graphs, profile=profile
+                model, self.device, settings or TrackerSettings(), half=half, cuda_graphs=cuda_graphs,
+                profile=profile, compile_network=compile_network,
             )
             self.device = self.engine.device
-        elif half or cuda_graphs:
-            LOG.warning("half / cuda_graphs need the CUDA pipeline; %s runs float32 eager", self.device)
+        elif half or cuda_graphs or compile_network:
+            LOG.warning("half / cuda_graphs / compile_network need the CUDA pipeline; %s runs float32 eager", self.device)
         if self.engine is None:
             from ..engine.precision import inference_state
 
@@ -163,6 +166,11 @@ class SEATracker:
     def cuda_graphs(self) -> bool:
         """True while per-frame stages replay CUDA graphs (False after a capture failure)."""
         return bool(self.engine and self.engine.cuda_graphs)
+
+    @property
+    def compiled(self) -> bool:
+        """True when the network runs compiled (CUDA pipeline with ``compile_network=True``)."""
+        return bool(self.engine and self.engine.compiled)
 
     @property
     def initialized(self) -> bool:
