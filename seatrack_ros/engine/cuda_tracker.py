@@ -16,8 +16,9 @@ Stages 2-4 are each captured once as a CUDA graph (``cuda_graphs=True``) and rep
 failures fall back to eager execution with a warning. Optionally (``compile_network=True``) the network
 is first compiled with ``torch.compile`` for its fixed shapes, which fuses the many small elementwise
 kernels the graph would otherwise replay one by one; the first `initialize` then takes the compile
-time, and a failed compile falls back to the plain network with a warning. Nothing here synchronises the whole device or
-changes global backend settings: other GPU work in the process keeps running on its own streams.
+time, and a failed compile falls back to the plain network with a warning. Nothing here synchronises
+the whole device or changes global backend settings: other GPU work in the process keeps running on
+its own streams.
 """
 
 from __future__ import annotations
