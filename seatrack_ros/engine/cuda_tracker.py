@@ -193,9 +193,8 @@ class TrackEngine:
             summary = " ".join(str(exc).split())[:300]  # compiler errors span many lines
             LOG.warning("compiling the network failed (%s: %s); running it uncompiled", type(exc).__name__, summary)
             return
-        self._network = compiled
+        self._network = compiled  # first initialize: no stage has been captured yet
         self.compiled = True
-        self._graphs.pop("backbone_head", None)
 
     def _stage_decode(self) -> None:
         out = self._outputs
