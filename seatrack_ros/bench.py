@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .engine.cuda_tracker import STAGES
+from .engine.cuda_tracker import STAGES, TrackEngine
 from .engine.precision import prepare_model
 from .model import BackboneConfig, SEATrack, build_seatrack, load_checkpoint, make_test_state_dict
 from .tracker import SEATracker
@@ -45,6 +45,9 @@ CPU_VARIANTS = {
     "merged+fused": (True, "fused", 0),
     "1thread": (False, "math", 1),
 }
+# A separate merged, fused copy of the network compiled by torch.compile (TrackEngine.compile_backend,
+# static shapes) before the timing starts; the compile time is reported, not timed with the frames.
+COMPILED_VARIANT = "merged+fused+compiled"
 
 
 @dataclass
@@ -227,6 +230,11 @@ def run_benchmark(args) -> dict:
     template = baseline.normalize(baseline.template_crop)
     search = baseline.normalize(baseline.last_search_crop)
     variants = {name: Series() for name in (args.cpu_variants if not on_cuda else [])}
+    compiled_model, compile_report = None, None
+    if COMPILED_VARIANT in variants:
+        compiled_model, compile_report = _compile_copy(args, template, search)
+        if compiled_model is None:
+            del variants[COMPILED_VARIANT]
     with torch.no_grad():
         for i in range(total):
             keep = i >= warmup
@@ -238,6 +246,10 @@ def run_benchmark(args) -> dict:
                 else:
                     candidate_model(None, search, template_tokens=candidate.template_tokens)
             for name, series in variants.items():
+                if name == COMPILED_VARIANT:
+                    with timer.measure(series if keep else None):
+                        compiled_model(template, search)
+                    continue
                 merge, impl, threads = CPU_VARIANTS[name]
                 _set_variant(baseline_model, merge, impl)
                 saved_threads = torch.get_num_threads()
@@ -278,6 +290,7 @@ def run_benchmark(args) -> dict:
         "track": {k: v.summary() for k, v in track.items()},
         "stages": {k: v.summary() for k, v in stages.items()},
         "cpu_variants_forward": {k: v.summary() for k, v in variants.items()},
+        "cpu_compile": compile_report,
         "kernels": kernels,
     }
     report["speedup"] = {
@@ -322,6 +335,27 @@ def profile_network(candidate: SEATracker, search: torch.Tensor, device: torch.d
     }
 
 
+def _compile_copy(args, template: torch.Tensor, search: torch.Tensor) -> tuple[torch.nn.Module | None, dict]:
+    """A merged, fused copy of the network compiled for these inputs' shapes, and how that went.
+
+    Returns (None, {"error": ...}) when compiling fails: the other measurements stand without it.
+    """
+    model = _load_model(args, merge=True)
+    model.set_attention_impl("fused")
+    start = time.perf_counter()
+    try:
+        compiled = torch.compile(model, backend=TrackEngine.compile_backend, fullgraph=True, dynamic=False)
+        with torch.no_grad():
+            compiled_score = compiled(template, search)["score_map"]  # compiles
+            compile_s = time.perf_counter() - start
+            eager_score = model(template, search)["score_map"]
+    except Exception as exc:
+        return None, {"error": f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"}
+    # a speed-up of a different computation would mean nothing: report how far the outputs moved
+    score_diff = (compiled_score - eager_score).abs().max().item()
+    return compiled, {"backend": TrackEngine.compile_backend, "compile_s": compile_s, "score_map_max_abs_diff": score_diff}
+
+
 def _set_variant(model, merge: bool, impl: str) -> None:
     if merge:
         model.merge_lora()
@@ -357,7 +391,7 @@ def format_report(report: dict) -> str:
         f"candidate: half={cfg['half']} cuda_graphs={cfg['cuda_graphs']} compiled={cfg['compiled']} "
         f"gpu_pipeline={cfg['gpu_pipeline']} "
         "merged LoRA, fused attention; baseline: float32 eager, unmerged LoRA, op-by-op attention",
-        f"{'measurement':<28}{'median ms':>12}{'p99 ms':>12}{'base median':>13}{'base p99':>11}{'speedup':>9}",
+        f"{'measurement':<34}{'median ms':>12}{'p99 ms':>12}{'base median':>13}{'base p99':>11}{'speedup':>9}",
     ]
 
     def row(name, cand, base=None):
@@ -366,8 +400,8 @@ def format_report(report: dict) -> str:
         base_p99 = f"{base['p99_ms']:11.3f}" if base else f"{'':11}"
         ratio_s = f"{ratio:8.2f}x" if ratio else f"{'':9}"
         if not cand.get("n"):
-            return f"{name:<28}{'n/a':>12}"
-        return f"{name:<28}{cand['median_ms']:12.3f}{cand['p99_ms']:12.3f}{base_med}{base_p99}{ratio_s}"
+            return f"{name:<34}{'n/a':>12}"
+        return f"{name:<34}{cand['median_ms']:12.3f}{cand['p99_ms']:12.3f}{base_med}{base_p99}{ratio_s}"
 
     lines.append(row("forward (network, batch 1)", report["forward"]["candidate"], report["forward"]["baseline"]))
     for name, summary in report["cpu_variants_forward"].items():
@@ -375,6 +409,14 @@ def format_report(report: dict) -> str:
     lines.append(row("track() whole call", report["track"]["candidate"], report["track"]["baseline"]))
     for name, summary in report["stages"].items():
         lines.append(row(f"  stage {name}", summary))
+    compile_report = report.get("cpu_compile")
+    if compile_report and "error" in compile_report:
+        lines.append(f"compiling the {COMPILED_VARIANT} variant failed: {compile_report['error']}")
+    elif compile_report:
+        lines.append(
+            f"{COMPILED_VARIANT}: {compile_report['backend']} compile took {compile_report['compile_s']:.1f} s (not timed "
+            f"above); score map max abs diff to the same network uncompiled {compile_report['score_map_max_abs_diff']:.1e}"
+        )
     kernels = report.get("kernels")
     if kernels and "error" in kernels:
         lines.append(f"kernel profile failed: {kernels['error']}")
@@ -411,7 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--cpu-variants",
         nargs="*",
         default=[],
-        choices=sorted(CPU_VARIANTS),
+        choices=sorted(CPU_VARIANTS) + [COMPILED_VARIANT],
         help="on CPU, also time the network forward with these changes to the baseline",
     )
     parser.add_argument("--variant", default="rgbt", help="model variant for build_seatrack (default rgbt)")

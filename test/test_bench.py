@@ -50,3 +50,33 @@ def test_bench_rejects_bad_options(argv, monkeypatch):
     monkeypatch.setattr(bench.torch.cuda, "is_available", lambda: False)
     with pytest.raises(SystemExit):
         bench.main(["--tiny-model", "--device", "cpu", *argv] if argv[0] != "--device" else ["--tiny-model", *argv])
+
+
+def test_bench_cpu_compiled_variant(tmp_path, capsys, monkeypatch):
+    # "eager" traces the whole network (fullgraph) without generating kernels: the plumbing, fast
+    monkeypatch.setattr(bench.TrackEngine, "compile_backend", "eager")
+    out = tmp_path / "bench.json"
+    argv = ["--device", "cpu", "--tiny-model", "--frames", "2", "--warmup", "0", "--width", "160", "--height", "120"]
+    assert bench.main(argv + ["--cpu-variants", "merged", bench.COMPILED_VARIANT, "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert report["cpu_variants_forward"][bench.COMPILED_VARIANT]["n"] == 2
+    assert report["cpu_compile"]["backend"] == "eager" and report["cpu_compile"]["compile_s"] > 0
+    assert report["cpu_compile"]["score_map_max_abs_diff"] <= 1e-6
+    assert report["speedup"][f"forward_median_{bench.COMPILED_VARIANT}"] > 0
+    assert f"forward, {bench.COMPILED_VARIANT}" in printed and "eager compile took" in printed
+
+
+def test_bench_cpu_compiled_variant_failure_keeps_the_rest(tmp_path, capsys, monkeypatch):
+    def broken_backend(graph_module, example_inputs):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(bench.TrackEngine, "compile_backend", broken_backend)
+    out = tmp_path / "bench.json"
+    argv = ["--device", "cpu", "--tiny-model", "--frames", "1", "--warmup", "0", "--width", "160", "--height", "120"]
+    assert bench.main(argv + ["--cpu-variants", "merged", bench.COMPILED_VARIANT, "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert "no compiler here" in report["cpu_compile"]["error"]
+    assert set(report["cpu_variants_forward"]) == {"merged"} and report["cpu_variants_forward"]["merged"]["n"] == 1
+    assert report["forward"]["candidate"]["n"] == 1 and "variant failed" in printed
