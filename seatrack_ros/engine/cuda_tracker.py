@@ -42,6 +42,19 @@ LOG = logging.getLogger(__name__)
 STAGES = ("host_to_device", "crop_normalize", "backbone_head", "decode", "device_to_host")
 
 
+def compile_static(model: nn.Module, backend, *args, **kwargs) -> nn.Module:
+    """``torch.compile`` for fixed input shapes (whole graph, no dynamic shapes), compiled now by one call
+    on ``args``/``kwargs``. Raises whatever compiling raises."""
+    compiled = torch.compile(model, backend=backend, fullgraph=True, dynamic=False)
+    compiled(*args, **kwargs)
+    return compiled
+
+
+def error_line(exc: BaseException, limit: int = 300) -> str:
+    """``"Type: message"`` on one line, cut to ``limit`` characters (compiler errors span many lines)."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:limit]}"
+
+
 class TrackEngine:
     """Per-target state for `SEATracker` on a CUDA device (see module docstring).
 
@@ -187,11 +200,11 @@ class TrackEngine:
         """
         self._compile_pending = False
         try:
-            compiled = torch.compile(self.model, backend=self.compile_backend, fullgraph=True, dynamic=False)
-            compiled(None, self.search_input, template_tokens=self.template_tokens)
+            compiled = compile_static(
+                self.model, self.compile_backend, None, self.search_input, template_tokens=self.template_tokens
+            )
         except Exception as exc:
-            summary = " ".join(str(exc).split())[:300]  # compiler errors span many lines
-            LOG.warning("compiling the network failed (%s: %s); running it uncompiled", type(exc).__name__, summary)
+            LOG.warning("compiling the network failed (%s); running it uncompiled", error_line(exc))
             return
         self._network = compiled  # first initialize: no stage has been captured yet
         self.compiled = True
