@@ -6,6 +6,16 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash "$ROOT/scripts/setup.sh"
+# The real ROS 2 launch system, ros2cli, launch_testing, vision_msgs and event_camera_msgs are not on
+# PyPI. Where the kit of their upstream sources lies beside the checkout (as in CI), install them into
+# the venv (idempotent, seconds when up to date) so the tests run the real tools; elsewhere the tests
+# that need them skip. SEATRACK_ROS2_UPSTREAM names another kit folder; set it empty to skip the kit.
+KIT="${SEATRACK_ROS2_UPSTREAM-$ROOT/../shared/ros2-upstream}"
+if [ -n "$KIT" ] && [ -f "$KIT/install.sh" ]; then
+  bash "$KIT/install.sh" "$ROOT"
+else
+  echo "[test] no ros2-upstream kit${KIT:+ at $KIT}: tests of ros2 launch / ros2cli / launch_testing skip" >&2
+fi
 export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-47}"  # tests choose their own per module; this covers the rest
 # shellcheck source=scripts/env.sh
 source "$ROOT/scripts/env.sh"  # also sets ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
