@@ -342,3 +342,19 @@ def test_table_has_three_decimals_and_csv_full_precision(tmp_path, capsys):
     assert len(csv_pr.split(".")[1]) > 4
     per_seq = _csv(out / "per_sequence.csv")[0]["PR"]
     assert float(per_seq) == 100 * (2 / 3)
+
+
+def test_toolkit_file_names_with_the_tracker_prefix_are_found(tmp_path):
+    gt_root = tmp_path / "GTOT"
+    (gt_root / "Car").mkdir(parents=True)
+    for f in ("groundTruth_v.txt", "groundTruth_i.txt"):
+        (gt_root / "Car" / f).write_text("10 10 30 30\n")
+    folder = tmp_path / "BBresults" / "ADRNet"
+    folder.mkdir(parents=True)
+    (folder / "ADRNet_Car.txt").write_text("10 10 30 10 30 30 10 30\n")  # the GTOT toolkit's naming
+    [score] = evaluate.evaluate_trackers("gtot", gt_root, {"ADRNet": folder}, rules="matlab")
+    assert score.overall["MPR"] == 1.0
+    # Negative control: a file named after another tracker is not taken.
+    (folder / "ADRNet_Car.txt").rename(folder / "Other_Car.txt")
+    with pytest.raises(InputError, match="no results for 1 of 1"):
+        evaluate.evaluate_trackers("gtot", gt_root, {"ADRNet": folder})

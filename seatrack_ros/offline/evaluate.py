@@ -63,21 +63,29 @@ def _image_size(seq: datasets.Sequence) -> Optional[tuple]:
 def load_results(result_dir: Path, benchmark: str, seqs: list, allow_missing: bool,
                  bbox_format: str = "auto") -> dict:
     """name -> :class:`~seatrack_ros.offline.results.ResultFile` (or (boxes, confidences, image_size)
-    for DepthTrack) for the sequences found. Raises InputError for a missing folder, missing sequences
+    for DepthTrack) for the sequences found: ``<sequence>.txt``, or ``<folder>_<sequence>.txt`` as the
+    GTOT and RGBT234 toolkits name them. Raises InputError for a missing folder, missing sequences
     (unless ``allow_missing``) or a file that cannot be read (naming the file)."""
     result_dir = Path(result_dir)
     if not result_dir.is_dir():
         raise InputError("missing_file", f"result folder {result_dir} does not exist")
     found, missing = {}, []
     for s in seqs:
-        if not results.is_finished(result_dir, benchmark, s.name):
-            missing.append(s.name)
-            continue
         if benchmark in results.VOT_LT_BENCHMARKS:
+            if not results.is_finished(result_dir, benchmark, s.name):
+                missing.append(s.name)
+                continue
             boxes, conf = results.read_vot_longterm(result_dir, s.name)
             found[s.name] = (boxes, conf, _image_size(s))
-        else:
-            found[s.name] = results.read_result_file(results.result_path(result_dir, benchmark, s.name), bbox_format)
+            continue
+        path = results.result_path(result_dir, benchmark, s.name)
+        if not path.is_file():
+            # The GTOT and RGBT234 toolkits name files <tracker>_<sequence>.txt inside <tracker>/.
+            path = result_dir / f"{result_dir.resolve().name}_{s.name}.txt"
+        if not path.is_file():
+            missing.append(s.name)
+            continue
+        found[s.name] = results.read_result_file(path, bbox_format)
     if missing and not allow_missing:
         shown = ", ".join(missing[:10]) + (f" (+{len(missing) - 10} more)" if len(missing) > 10 else "")
         raise InputError("missing_sequence", f"{result_dir}: no results for {len(missing)} of {len(seqs)} "
