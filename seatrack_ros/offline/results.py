@@ -10,6 +10,10 @@
 
 Files are written to a temporary name and renamed when complete, so a file that exists is finished; a
 run that is interrupted leaves no partial result and resumes by skipping finished sequences.
+
+:func:`read_result_file` reads result files as other trackers' authors publish them: ``x,y,w,h`` rows
+or 8-value corner rows (RGBT234 / GTOT releases), with any of the delimiters, line ends and float
+notations the toolkits accept.
 """
 
 from __future__ import annotations
