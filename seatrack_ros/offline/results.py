@@ -10,11 +10,16 @@
 
 Files are written to a temporary name and renamed when complete, so a file that exists is finished; a
 run that is interrupted leaves no partial result and resumes by skipping finished sequences.
+
+:func:`read_result_file` reads result files as other trackers' authors publish them: ``x,y,w,h`` rows
+or 8-value corner rows (RGBT234 / GTOT releases), with any of the delimiters, line ends and float
+notations the toolkits accept.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence as Seq
 
@@ -94,6 +99,64 @@ def read_boxes(path: Path, dtype=np.float32) -> np.ndarray:
     if any(len(r) != 4 for r in rows):
         raise InputError("bad_text", f"{path}: expected 4 values (x,y,w,h) per line")
     return np.asarray(rows, dtype=dtype).reshape(-1, 4)
+
+
+BBOX_FORMATS = ("ltwh", "corners")
+_VALUES_PER_ROW = {4: "ltwh", 8: "corners"}
+# A result file is one box per frame; the longest benchmark sequences have about 12,000 frames (a few
+# hundred KiB of text). Anything far larger is not a result file and is refused before it is read.
+MAX_RESULT_FILE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ResultFile:
+    """The rows of one result file as written: ``values`` (N, 4) x,y,w,h or (N, 8) corners
+    ``x1 y1 x2 y1 x2 y2 x1 y2`` (float64), ``bbox_format`` ("ltwh" or "corners"), and whether the format
+    was detected from the rows (``detected``) or imposed by the caller."""
+
+    values: np.ndarray
+    bbox_format: str
+    path: Path
+    detected: bool = True
+
+
+def read_result_file(path: Path, bbox_format: str = "auto") -> ResultFile:
+    """Read a result file in any layout the RGB-T toolkits read: ``x,y,w,h`` rows or 8-value corner rows,
+    values separated by commas, tabs or spaces (``1,2 3`` mixes too), CRLF or LF line ends, a UTF-8 byte
+    order mark, any float notation (``%.18e`` included), blank lines skipped.
+
+    bbox_format: "auto" detects the format from the number of values per row (4 or 8, the same in every
+    row); "ltwh" or "corners" requires that format. Raises InputError naming the file and the problem."""
+    path = Path(path)
+    if bbox_format != "auto" and bbox_format not in BBOX_FORMATS:
+        raise InputError("bbox_format", f"unknown box format {bbox_format!r}; expected auto or one of {BBOX_FORMATS}")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError("missing_file", f"cannot read result file {path}: {exc.strerror or exc}") from exc
+    if not path.is_file():
+        raise InputError("missing_file", f"result file {path} is not a file")
+    if size > MAX_RESULT_FILE_BYTES:
+        raise InputError("too_large", f"{path}: {size} bytes is not a result file (limit {MAX_RESULT_FILE_BYTES})")
+    try:
+        text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    except OSError as exc:
+        raise InputError("missing_file", f"cannot read result file {path}: {exc.strerror or exc}") from exc
+    rows = parse_number_rows(text, str(path), np.float64)
+    if not rows:
+        raise InputError("bad_text", f"{path}: no boxes in the file")
+    widths = sorted({len(r) for r in rows})
+    if len(widths) > 1:
+        first_odd = next(i for i, r in enumerate(rows) if len(r) != len(rows[0]))
+        raise InputError("bad_text", f"{path}: rows have {' and '.join(map(str, widths))} values "
+                                     f"(box {first_odd + 1} differs from box 1)")
+    detected = _VALUES_PER_ROW.get(widths[0])
+    if detected is None:
+        raise InputError("bad_text", f"{path}: {widths[0]} values per row; expected 4 (x,y,w,h) or 8 (corners)")
+    if bbox_format != "auto" and detected != bbox_format:
+        raise InputError("bbox_format", f"{path}: rows have {widths[0]} values, not {bbox_format} "
+                                        f"({'4' if bbox_format == 'ltwh' else '8'} values)")
+    return ResultFile(np.asarray(rows, dtype=np.float64), detected, path, bbox_format == "auto")
 
 
 def read_vot_longterm(out_dir: Path, sequence: str) -> tuple[np.ndarray, np.ndarray]:
