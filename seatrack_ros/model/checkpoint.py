@@ -276,18 +276,6 @@ def _scan_zip(view: _FileView, size: int, where: str) -> str:
         raise CheckpointError(f"cannot read checkpoint {where}: not a valid zip archive ({exc})") from None
     if len(members) > MAX_ZIP_MEMBERS:
         raise CheckpointError(f"{where}: zip archive has more than {MAX_ZIP_MEMBERS} members")
-    total = 0
-    for member in members:
-        if member.compress_type != zipfile.ZIP_STORED or member.flag_bits & 0x1:
-            raise CheckpointError(
-                f"{where}: zip member {member.filename!r} is compressed or encrypted; torch.save stores members "
-                "uncompressed, and a compressed member could expand without bound"
-            )
-        if member.file_size != member.compress_size or member.header_offset + member.file_size > size:
-            raise CheckpointError(f"{where}: zip member {member.filename!r} declares more bytes than the file holds")
-        total += member.file_size
-    if total > size:
-        raise CheckpointError(f"{where}: zip members declare {total} bytes in a file of {size} bytes")
     names = [m.filename for m in members]
     prefix = names[0].split("/", 1)[0] + "/" if names else ""
     relative = {n[len(prefix):] for n in names if n.startswith(prefix)}
@@ -297,6 +285,18 @@ def _scan_zip(view: _FileView, size: int, where: str) -> str:
             f"{where} is a TorchScript archive (torch.jit.save), which holds code; it is not loaded. "
             "Save the weights instead: torch.save(model.state_dict(), path)"
         )
+    total = 0
+    for member in members:
+        if member.compress_type != zipfile.ZIP_STORED or member.flag_bits & 0x1:
+            raise CheckpointError(
+                f"{where}: zip member {member.filename[:200]!r} is compressed or encrypted; torch.save stores members "
+                "uncompressed, and a compressed member could expand without bound"
+            )
+        if member.file_size != member.compress_size or member.header_offset + member.file_size > size:
+            raise CheckpointError(f"{where}: zip member {member.filename[:200]!r} declares more bytes than the file holds")
+        total += member.file_size
+    if total > size:
+        raise CheckpointError(f"{where}: zip members declare {total} bytes in a file of {size} bytes")
     pickle_name = prefix + "data.pkl"
     if pickle_name not in names:
         raise CheckpointError(f"cannot read checkpoint {where}: zip archive without data.pkl (not written by torch.save)")
