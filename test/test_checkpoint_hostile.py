@@ -370,3 +370,165 @@ def test_directory_fifo_and_device_are_reported_as_what_they_are(tmp_path):
     (tmp_path / "empty.pth").write_bytes(b"")
     with pytest.raises(CheckpointError, match="empty"):
         read_checkpoint_file(tmp_path / "empty.pth")
+
+
+# --- sizes the file declares ----------------------------------------------------------------------
+
+# A memo index sizes (and zero-fills) pickle's memo: 2**28 asks for 2 GiB of pointers from 9 bytes.
+MEMO_BOMB = b"\x80\x02N" + b"r" + (1 << 28).to_bytes(4, "little") + b"."
+# BINBYTES8 allocates its declared length (1 TiB here) before reading it.
+BYTES_BOMB = b"\x80\x04\x8e" + (1 << 40).to_bytes(8, "little") + b"."
+
+UNDER_A_MEMORY_LIMIT = textwrap.dedent(
+    """
+    import resource, sys
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+    data = open(sys.argv[1], "rb").read()
+    try:
+        if sys.argv[2] == "pickle":
+            import pickle
+            pickle.loads(data)
+        else:
+            import io, torch
+            torch.load(io.BytesIO(data), weights_only=True)
+    except MemoryError:
+        print("MEMORY")
+    except RuntimeError as exc:
+        print("MEMORY" if "allocate" in str(exc) else repr(exc))
+    """
+)
+
+
+def _allocates_beyond_a_gigabyte(data: bytes, tmp_path, reader: str) -> bool:
+    """Negative control: does the plain reader try to allocate what the bytes declare (under a 1 GiB limit)?"""
+    path = tmp_path / "control.bin"
+    path.write_bytes(data)
+    run = subprocess.run(
+        [sys.executable, "-c", UNDER_A_MEMORY_LIMIT, str(path), reader], capture_output=True, text=True, timeout=120
+    )
+    return run.stdout.strip() == "MEMORY"
+
+
+def _torch_zip(data_pkl: bytes, extra: dict | None = None) -> bytes:
+    """A zip laid out like torch.save's, with a chosen data.pkl."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("archive/data.pkl", data_pkl)
+        archive.writestr("archive/byteorder", "little")
+        archive.writestr("archive/version", "3\n")
+        for name, data in (extra or {}).items():
+            archive.writestr(f"archive/{name}", data)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("bomb, message", [(MEMO_BOMB, "memo index"), (BYTES_BOMB, "corrupt pickle data")], ids=["memo", "bytes8"])
+def test_pickle_size_bombs_are_refused_before_allocating(tmp_path, bomb, message):
+    assert _allocates_beyond_a_gigabyte(bomb, tmp_path, "pickle")  # control
+    for name, data in (("legacy.pth", bomb), ("zip.pth", _torch_zip(bomb))):
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(CheckpointError, match=message):
+            read_checkpoint_file(path)
+
+
+def test_legacy_storage_larger_than_the_file_is_refused(tmp_path):
+    buf = io.BytesIO()
+    torch.save({"w": torch.arange(4.0)}, buf, _use_new_zipfile_serialization=False)
+    data = buf.getvalue()
+    declared = data.find(b"K\x04N")  # the storage's element count (4), just before its view metadata (None)
+    assert declared > 0
+    hostile = data[:declared] + b"J" + (1 << 28).to_bytes(4, "little") + data[declared + 2 :]  # 1 GiB of floats
+    assert _allocates_beyond_a_gigabyte(hostile, tmp_path, "torch")  # control: torch allocates it
+    path = tmp_path / "legacy.pth"
+    path.write_bytes(hostile)
+    with pytest.raises(CheckpointError, match=r"declares storages of 1073741824 bytes in a file of \d+ bytes"):
+        read_checkpoint_file(path)
+
+
+def test_compressed_zip_members_are_refused(tmp_path):
+    """A deflated member expands on reading; torch.save never writes one."""
+    payload = bytes(64 << 20)  # 64 MiB of zeros deflate to about 64 kB
+    path = tmp_path / "bomb.pth"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps({"w": payload}, protocol=2))
+        archive.writestr("archive/version", "3\n")
+    assert zipfile.ZipFile(path).getinfo("archive/data.pkl").file_size > 100 * path.stat().st_size  # control
+    with pytest.raises(CheckpointError, match="compressed or encrypted"):
+        read_checkpoint_file(path)
+
+
+def test_zip_members_claiming_more_than_the_file_are_refused(tmp_path):
+    good = _torch_zip(pickle.dumps({"a": 1}, protocol=2))
+    path = tmp_path / "good.pth"
+    path.write_bytes(good)
+    assert read_checkpoint_file(path) == {"a": 1}  # control
+    # raise data.pkl's declared sizes in its central directory record (stored: both sizes equal)
+    record = good.rfind(b"PK\x01\x02", 0, good.rfind(b"archive/data.pkl"))
+    size = struct.unpack_from("<I", good, record + 20)[0]
+    hostile = bytearray(good)
+    struct.pack_into("<II", hostile, record + 20, size + (1 << 30), size + (1 << 30))
+    path.write_bytes(bytes(hostile))
+    with pytest.raises(CheckpointError, match="declares more bytes than the file holds|not a valid zip"):
+        read_checkpoint_file(path)
+
+
+def test_broadcast_tensor_larger_than_the_file_is_refused(tmp_path):
+    path = tmp_path / "expanded.pth"
+    torch.save({"w": torch.zeros(1).expand(1 << 30)}, path)  # one float in the file, 2**30 in the tensor
+    assert read_checkpoint_file(path)["w"].numel() == 1 << 30  # control: that is what the file declares
+    with pytest.raises(CheckpointError, match="tensors larger than the whole file: w"):
+        read_state_dict(path)
+
+
+def test_opcode_and_length_bounds(tmp_path, monkeypatch):
+    path = tmp_path / "ok.pth"
+    torch.save({"net": WEIGHTS, "stats": list(range(2000))}, path)
+    _assert_weights(read_state_dict(path))  # control: within the default bounds
+    monkeypatch.setattr(ckpt, "MAX_PICKLE_OPCODES", 1000)
+    with pytest.raises(CheckpointError, match="more than 1000 opcodes"):
+        read_checkpoint_file(path)
+    monkeypatch.setattr(ckpt, "MAX_PICKLE_OPCODES", 2_000_000)
+    monkeypatch.setattr(ckpt, "MAX_PICKLE_BYTES", 1000)
+    with pytest.raises(CheckpointError, match="longer than 1000 bytes"):
+        read_checkpoint_file(path)
+    legacy = tmp_path / "legacy.pth"
+    torch.save({"net": WEIGHTS, "stats": list(range(2000))}, legacy, _use_new_zipfile_serialization=False)
+    with pytest.raises(CheckpointError, match="longer than 1000 bytes"):
+        read_checkpoint_file(legacy)
+
+
+def test_number_of_foreign_classes_is_bounded(tmp_path, monkeypatch):
+    module = sys.modules[__name__]
+    classes = [type(f"Foreign{i}", (), {"__module__": module.__name__}) for i in range(3)]
+    for cls in classes:
+        setattr(module, cls.__name__, cls)
+    try:
+        path = tmp_path / "foreign.pth"
+        torch.save({"net": WEIGHTS, "objects": [cls() for cls in classes]}, path)
+    finally:
+        for cls in classes:
+            delattr(module, cls.__name__)
+    assert len(read_checkpoint_file(path)["objects"]) == 3  # control
+    monkeypatch.setattr(ckpt, "MAX_OPAQUE_CLASSES", 2)
+    with pytest.raises(CheckpointError, match="more than 2 distinct classes"):
+        read_checkpoint_file(path)
+
+
+def test_keys_must_be_strings(tmp_path):
+    path = tmp_path / "intkeys.pth"
+    torch.save({"net": {1: torch.zeros(1), "w": torch.zeros(1)}}, path)
+    with pytest.raises(CheckpointError, match="1 keys are not strings, e.g. a int"):
+        read_state_dict(path)
+
+
+def test_deeply_nested_content_is_reported_not_crashed(tmp_path):
+    depth = 300_000
+    nested = b"\x80\x02" + b"]" * depth + b"a" * (depth - 1) + b"."  # a list inside a list ... 300k deep
+    path = tmp_path / "deep.pth"
+    path.write_bytes(_torch_zip(nested))
+    with pytest.raises(CheckpointError, match="expected a dict, found list"):
+        read_state_dict(path)
+    nested_dict = b"\x80\x02}X\x03\x00\x00\x00net" + nested[2:-1] + b"s."
+    path.write_bytes(_torch_zip(nested_dict))
+    with pytest.raises(CheckpointError, match="expected a dict|not a state dict"):
+        read_state_dict(path)
