@@ -532,3 +532,16 @@ def test_deeply_nested_content_is_reported_not_crashed(tmp_path):
     path.write_bytes(_torch_zip(nested_dict))
     with pytest.raises(CheckpointError, match="expected a dict|not a state dict"):
         read_state_dict(path)
+
+
+def test_non_finite_count_is_exact_where_the_sum_overflows():
+    """The sum is only a screen: large finite values that overflow it are still counted one by one."""
+    big = torch.full((1000,), 6e4, dtype=torch.float16)  # sums to inf in float16, every value finite
+    assert not torch.isfinite(big.sum())  # control: the screen alone would call this non-finite
+    assert ckpt._non_finite_count(big) == 0
+    big[3], big[7] = float("nan"), -float("inf")
+    assert ckpt._non_finite_count(big) == 2
+    nan_and_inf = torch.tensor([float("inf"), -float("inf"), 1.0])  # inf + -inf: NaN, still caught
+    assert ckpt._non_finite_count(nan_and_inf) == 2
+    assert ckpt._non_finite_count(torch.tensor([1.0, 2.0], dtype=torch.bfloat16)) == 0
+    assert ckpt._non_finite_count(torch.tensor([1.0, float("nan")]).to(torch.float8_e5m2)) == 1
