@@ -18,6 +18,7 @@ import sys
 import tarfile
 import textwrap
 import threading
+import warnings
 import zipfile
 
 import pytest
@@ -545,3 +546,35 @@ def test_non_finite_count_is_exact_where_the_sum_overflows():
     assert ckpt._non_finite_count(nan_and_inf) == 2
     assert ckpt._non_finite_count(torch.tensor([1.0, 2.0], dtype=torch.bfloat16)) == 0
     assert ckpt._non_finite_count(torch.tensor([1.0, float("nan")]).to(torch.float8_e5m2)) == 1
+
+
+def test_legacy_module_ids_cost_no_source_inspection(tmp_path):
+    """torch's legacy format names a pickled nn.Module's class; torch would inspect (parse) source per id."""
+    path = tmp_path / "module.pth"
+    torch.save(torch.nn.Sequential(*[torch.nn.Linear(2, 2) for _ in range(50)]), path, _use_new_zipfile_serialization=False)
+    assert path.read_bytes().count(b"module") >= 50  # control: the ids are in the file
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        obj = read_checkpoint_file(path)
+    assert type(obj).__name__ == "Opaque_Sequential"
+    assert not [w for w in caught if "source" in str(w.message)], [str(w.message) for w in caught]
+
+
+def test_zip_not_laid_out_by_torch_save_is_refused(tmp_path):
+    path = tmp_path / "loose.pth"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps({"a": 1}, protocol=2))
+        archive.writestr("archive/version", "3\n")
+        archive.writestr("elsewhere/data.pkl", pickle.dumps({"a": 2}, protocol=2))
+    with pytest.raises(CheckpointError, match="members must share one folder"):
+        read_checkpoint_file(path)
+    path.write_bytes(_torch_zip(b"", {}).replace(b"archive/data.pkl", b"archive/data.pkX"))
+    with pytest.raises(CheckpointError, match="without data.pkl"):
+        read_checkpoint_file(path)
+
+
+def test_bad_paths_are_checkpoint_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="bad checkpoint path"):
+        read_checkpoint_file(str(tmp_path / "a\0b.pth"))
+    torch.save(WEIGHTS, tmp_path / "w.pth")
+    _assert_weights(read_state_dict(os.fsencode(tmp_path / "w.pth")))  # control: a bytes path is a path

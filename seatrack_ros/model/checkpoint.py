@@ -141,6 +141,11 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 def _bounded_persistent_load(load, limits: _LoadLimits):
     def persistent_load(saved_id):
+        if isinstance(saved_id, tuple) and len(saved_id) >= 2 and saved_id[0] in ("module", b"module"):
+            # torch's legacy format names the class of a pickled nn.Module this way; torch would
+            # compare its source with the file's copy (only to warn), parsing this module's source
+            # once per placeholder: a CPU cost per few bytes of file. Answer as torch does, unchecked.
+            return saved_id[1]
         # torch's storage ids: ("storage", storage type, key, location, element count[, view])
         if isinstance(saved_id, tuple) and len(saved_id) >= 5 and saved_id[0] in ("storage", b"storage"):
             storage_type, key, numel = saved_id[1], saved_id[2], saved_id[4]
@@ -267,8 +272,8 @@ def _scan_pickle(stream, where: str) -> None:
         raise CheckpointError(f"cannot read checkpoint {where}: corrupt pickle data: {exc}"[:500]) from None
 
 
-def _scan_zip(view: _FileView, size: int, where: str) -> str:
-    """Check a zip archive's members before torch reads it; returns its pickle's member name."""
+def _scan_zip(view: _FileView, size: int, where: str) -> None:
+    """Check a zip archive's members and its pickle before torch reads it."""
     try:
         archive = zipfile.ZipFile(view)  # type: ignore[arg-type]
         members = archive.infolist()
@@ -278,7 +283,9 @@ def _scan_zip(view: _FileView, size: int, where: str) -> str:
         raise CheckpointError(f"{where}: zip archive has more than {MAX_ZIP_MEMBERS} members")
     names = [m.filename for m in members]
     prefix = names[0].split("/", 1)[0] + "/" if names else ""
-    relative = {n[len(prefix):] for n in names if n.startswith(prefix)}
+    if not names or len(prefix) < 2 or not all(n.startswith(prefix) for n in names):
+        raise CheckpointError(f"cannot read checkpoint {where}: zip archive not written by torch.save (members must share one folder)")
+    relative = {n[len(prefix):] for n in names}
     # torch.load treats an archive with constants.pkl as TorchScript and hands it to torch.jit.load
     if "constants.pkl" in relative or any(n.startswith("code/") for n in relative):
         raise CheckpointError(
@@ -297,13 +304,26 @@ def _scan_zip(view: _FileView, size: int, where: str) -> str:
         total += member.file_size
     if total > size:
         raise CheckpointError(f"{where}: zip members declare {total} bytes in a file of {size} bytes")
-    pickle_name = prefix + "data.pkl"
-    if pickle_name not in names:
+    if "data.pkl" not in relative:
         raise CheckpointError(f"cannot read checkpoint {where}: zip archive without data.pkl (not written by torch.save)")
-    if archive.getinfo(pickle_name).file_size > MAX_PICKLE_BYTES:
+    # Scan the pickle as torch's own zip reader (which torch.load uses) returns it, and require that
+    # reader to list the same members: two zip parsers that disagree must not be played off.
+    reader_type = getattr(torch._C, "PyTorchFileReader", None)
+    if reader_type is None:
+        pickle_size, read_pickle = archive.getinfo(prefix + "data.pkl").file_size, lambda: archive.read(prefix + "data.pkl")
+    else:
+        try:
+            view.seek(0)  # the reader takes the archive to start where the file stands
+            reader = reader_type(_FileView(view._file, size))
+            records = set(reader.get_all_records())
+        except RuntimeError as exc:
+            raise CheckpointError(f"cannot read checkpoint {where}: {str(exc)[:300]}") from None
+        if records != relative:
+            raise CheckpointError(f"{where}: zip archive lists different members to different zip readers")
+        pickle_size, read_pickle = reader.get_record_size("data.pkl"), lambda: reader.get_record("data.pkl")
+    if pickle_size > MAX_PICKLE_BYTES:
         raise CheckpointError(f"{where}: pickle stream longer than {MAX_PICKLE_BYTES} bytes")
-    _scan_pickle(io.BytesIO(archive.read(pickle_name)), where)
-    return pickle_name
+    _scan_pickle(io.BytesIO(read_pickle()), where)
 
 
 # torch's legacy format is five pickles in a row (magic number, protocol, system info, the object,
@@ -431,11 +451,13 @@ def open_checkpoint_file(path: str | os.PathLike):
     opening a FIFO blocks until a writer appears and opening a device can have effects; the file is
     then opened non-blocking and checked again, in case the path changed in between.
     """
-    path = os.fspath(path)
+    path = os.fsdecode(os.fspath(path))
     try:
         info = os.stat(path)
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint file not found: {path}") from None
+    except ValueError as exc:  # a NUL byte in the path
+        raise CheckpointError(f"bad checkpoint path {path!r}: {exc}") from None
     except OSError as exc:
         raise CheckpointError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from None
     problem = _kind_problem(info.st_mode)
@@ -463,7 +485,7 @@ def read_checkpoint_file(path: str | os.PathLike) -> object:
 
 def _read_checkpoint(path: str | os.PathLike) -> tuple[object, int]:
     """`read_checkpoint_file`, also returning the file's size."""
-    path = os.fspath(path)
+    path = os.fsdecode(os.fspath(path))
     file, size = open_checkpoint_file(path)
     with file:
         head = file.read(512)
