@@ -208,7 +208,9 @@ def _safetensors_bytes(tensors: dict, header_patch=None) -> bytes:
     header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
     for name, tensor in tensors.items():
         blob = tensor.contiguous().view(torch.uint8).numpy().tobytes() if tensor.numel() else b""
-        header[name] = {"dtype": _ST_NAMES[tensor.dtype], "shape": list(tensor.shape), "data_offsets": [offset, offset + len(blob)]}
+        header[name] = {
+            "dtype": _ST_NAMES[tensor.dtype], "shape": list(tensor.shape), "data_offsets": [offset, offset + len(blob)]
+        }
         blobs.append(blob)
         offset += len(blob)
     if header_patch:
@@ -422,7 +424,9 @@ def _torch_zip(data_pkl: bytes, extra: dict | None = None) -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("bomb, message", [(MEMO_BOMB, "memo index"), (BYTES_BOMB, "corrupt pickle data")], ids=["memo", "bytes8"])
+@pytest.mark.parametrize(
+    "bomb, message", [(MEMO_BOMB, "memo index"), (BYTES_BOMB, "corrupt pickle data")], ids=["memo", "bytes8"]
+)
 def test_pickle_size_bombs_are_refused_before_allocating(tmp_path, bomb, message):
     assert _allocates_beyond_a_gigabyte(bomb, tmp_path, "pickle")  # control
     for name, data in (("legacy.pth", bomb), ("zip.pth", _torch_zip(bomb))):
@@ -551,7 +555,8 @@ def test_non_finite_count_is_exact_where_the_sum_overflows():
 def test_legacy_module_ids_cost_no_source_inspection(tmp_path):
     """torch's legacy format names a pickled nn.Module's class; torch would inspect (parse) source per id."""
     path = tmp_path / "module.pth"
-    torch.save(torch.nn.Sequential(*[torch.nn.Linear(2, 2) for _ in range(50)]), path, _use_new_zipfile_serialization=False)
+    network = torch.nn.Sequential(*[torch.nn.Linear(2, 2) for _ in range(50)])
+    torch.save(network, path, _use_new_zipfile_serialization=False)
     assert path.read_bytes().count(b"module") >= 50  # control: the ids are in the file
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

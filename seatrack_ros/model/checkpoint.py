@@ -28,6 +28,7 @@ zip members must be stored uncompressed (as ``torch.save`` writes them), so no m
 from __future__ import annotations
 
 import collections
+import functools
 import io
 import json
 import math
@@ -164,7 +165,8 @@ def _bounded_persistent_load(load, limits: _LoadLimits):
                 limits.storage_bytes += nbytes
             if limits.storage_bytes > limits.file_size:
                 raise CheckpointError(
-                    f"checkpoint declares storages of {limits.storage_bytes} bytes in a file of {limits.file_size} bytes"
+                    f"checkpoint declares storages of {limits.storage_bytes} bytes "
+                    f"in a file of {limits.file_size} bytes"
                 )
         return load(saved_id)
 
@@ -284,7 +286,9 @@ def _scan_zip(view: _FileView, size: int, where: str) -> None:
     names = [m.filename for m in members]
     prefix = names[0].split("/", 1)[0] + "/" if names else ""
     if not names or len(prefix) < 2 or not all(n.startswith(prefix) for n in names):
-        raise CheckpointError(f"cannot read checkpoint {where}: zip archive not written by torch.save (members must share one folder)")
+        raise CheckpointError(
+            f"cannot read checkpoint {where}: zip archive not written by torch.save (members must share one folder)"
+        )
     relative = {n[len(prefix):] for n in names}
     # torch.load treats an archive with constants.pkl as TorchScript and hands it to torch.jit.load
     if "constants.pkl" in relative or any(n.startswith("code/") for n in relative):
@@ -300,17 +304,22 @@ def _scan_zip(view: _FileView, size: int, where: str) -> None:
                 "uncompressed, and a compressed member could expand without bound"
             )
         if member.file_size != member.compress_size or member.header_offset + member.file_size > size:
-            raise CheckpointError(f"{where}: zip member {member.filename[:200]!r} declares more bytes than the file holds")
+            raise CheckpointError(
+                f"{where}: zip member {member.filename[:200]!r} declares more bytes than the file holds"
+            )
         total += member.file_size
     if total > size:
         raise CheckpointError(f"{where}: zip members declare {total} bytes in a file of {size} bytes")
     if "data.pkl" not in relative:
-        raise CheckpointError(f"cannot read checkpoint {where}: zip archive without data.pkl (not written by torch.save)")
+        raise CheckpointError(
+            f"cannot read checkpoint {where}: zip archive without data.pkl (not written by torch.save)"
+        )
     # Scan the pickle as torch's own zip reader (which torch.load uses) returns it, and require that
     # reader to list the same members: two zip parsers that disagree must not be played off.
     reader_type = getattr(torch._C, "PyTorchFileReader", None)
     if reader_type is None:
-        pickle_size, read_pickle = archive.getinfo(prefix + "data.pkl").file_size, lambda: archive.read(prefix + "data.pkl")
+        pickle_size = archive.getinfo(prefix + "data.pkl").file_size
+        read_pickle = functools.partial(archive.read, prefix + "data.pkl")
     else:
         try:
             view.seek(0)  # the reader takes the archive to start where the file stands
@@ -320,7 +329,7 @@ def _scan_zip(view: _FileView, size: int, where: str) -> None:
             raise CheckpointError(f"cannot read checkpoint {where}: {str(exc)[:300]}") from None
         if records != relative:
             raise CheckpointError(f"{where}: zip archive lists different members to different zip readers")
-        pickle_size, read_pickle = reader.get_record_size("data.pkl"), lambda: reader.get_record("data.pkl")
+        pickle_size, read_pickle = reader.get_record_size("data.pkl"), functools.partial(reader.get_record, "data.pkl")
     if pickle_size > MAX_PICKLE_BYTES:
         raise CheckpointError(f"{where}: pickle stream longer than {MAX_PICKLE_BYTES} bytes")
     _scan_pickle(io.BytesIO(read_pickle()), where)
@@ -372,7 +381,10 @@ _SAFETENSORS_DTYPES = {
     "U8": torch.uint8,
     "BOOL": torch.bool,
 }
-for _name, _dtype in (("U16", "uint16"), ("U32", "uint32"), ("U64", "uint64"), ("F8_E4M3", "float8_e4m3fn"), ("F8_E5M2", "float8_e5m2")):
+_NEWER_SAFETENSORS_DTYPES = (
+    ("U16", "uint16"), ("U32", "uint32"), ("U64", "uint64"), ("F8_E4M3", "float8_e4m3fn"), ("F8_E5M2", "float8_e5m2")
+)
+for _name, _dtype in _NEWER_SAFETENSORS_DTYPES:  # where this torch has them
     if _dtype in _TORCH_DTYPES:
         _SAFETENSORS_DTYPES[_name] = _TORCH_DTYPES[_dtype]
 
@@ -384,7 +396,9 @@ def _read_safetensors(view: _FileView, size: int, where: str) -> dict[str, torch
     view.seek(0)
     header_len = int.from_bytes(view.read(8), "little")
     if header_len > MAX_SAFETENSORS_HEADER_BYTES:
-        raise CheckpointError(f"{where}: safetensors header of {header_len} bytes is over {MAX_SAFETENSORS_HEADER_BYTES}")
+        raise CheckpointError(
+            f"{where}: safetensors header of {header_len} bytes is over {MAX_SAFETENSORS_HEADER_BYTES}"
+        )
     if header_len > size - 8:
         raise CheckpointError(f"{where}: safetensors header of {header_len} bytes is longer than the file")
     try:
@@ -403,7 +417,9 @@ def _read_safetensors(view: _FileView, size: int, where: str) -> dict[str, torch
         dtype = _SAFETENSORS_DTYPES.get(info["dtype"])
         shape, offsets = info["shape"], info.get("data_offsets")
         if dtype is None:
-            raise CheckpointError(f"{where}: safetensors entry {name[:200]!r} has unsupported dtype {info['dtype'][:50]!r}")
+            raise CheckpointError(
+                f"{where}: safetensors entry {name[:200]!r} has unsupported dtype {info['dtype'][:50]!r}"
+            )
         if len(shape) > 64 or not all(type(d) is int and d >= 0 for d in shape):  # torch's dimension limit
             raise CheckpointError(f"{where}: safetensors entry {name[:200]!r} has a bad shape")
         if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)):
@@ -581,6 +597,9 @@ def _check_keys(model: nn.Module, state: Mapping[str, torch.Tensor], ignore_miss
         raise CheckpointError("checkpoint does not match the SEATrack architecture: " + "; ".join(problems))
 
 
+_REDUCIBLE_DTYPES = (torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.complex64, torch.complex128)
+
+
 def _non_finite_count(value: torch.Tensor) -> int:
     """How many values of a floating tensor are NaN or inf.
 
@@ -588,7 +607,7 @@ def _non_finite_count(value: torch.Tensor) -> int:
     and summing is about ten times faster than testing each value, so only a tensor whose sum is not
     finite (one holding NaN/inf, or large values that overflow the sum) is tested value by value.
     """
-    if value.dtype not in (torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.complex64, torch.complex128):
+    if value.dtype not in _REDUCIBLE_DTYPES:
         value = value.float()  # float8 and the like: no reduction kernels of their own
     if bool(torch.isfinite(value.sum())):
         return 0
