@@ -573,6 +573,11 @@ def test_zip_not_laid_out_by_torch_save_is_refused(tmp_path):
         archive.writestr("elsewhere/data.pkl", pickle.dumps({"a": 2}, protocol=2))
     with pytest.raises(CheckpointError, match="members must share one folder"):
         read_checkpoint_file(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate it is asked to write
+        path.write_bytes(_torch_zip(pickle.dumps({"a": 1}, protocol=2), {"data.pkl": pickle.dumps({"a": 2}, protocol=2)}))
+    with pytest.raises(CheckpointError, match="names a member twice"):
+        read_checkpoint_file(path)
     path.write_bytes(_torch_zip(b"", {}).replace(b"archive/data.pkl", b"archive/data.pkX"))
     with pytest.raises(CheckpointError, match="without data.pkl"):
         read_checkpoint_file(path)

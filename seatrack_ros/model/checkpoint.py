@@ -289,6 +289,8 @@ def _scan_zip(view: _FileView, size: int, where: str) -> None:
         raise CheckpointError(
             f"cannot read checkpoint {where}: zip archive not written by torch.save (members must share one folder)"
         )
+    if len(set(names)) != len(names):  # which copy a reader takes is up to the reader
+        raise CheckpointError(f"cannot read checkpoint {where}: zip archive names a member twice")
     relative = {n[len(prefix):] for n in names}
     # torch.load treats an archive with constants.pkl as TorchScript and hands it to torch.jit.load
     if "constants.pkl" in relative or any(n.startswith("code/") for n in relative):
