@@ -1,0 +1,497 @@
+"""Decoding ``event_camera_msgs/msg/EventPacket``: what ROS 2 event-camera drivers publish.
+
+metavision_driver (Prophesee sensors) publishes the sensor's raw ``evt3`` stream; older drivers and
+tools publish ``mono``. Both are decoded here with numpy, a whole packet at a time (no per-event Python
+loop), into ``x``, ``y`` (uint16 pixels), ``t_ns`` (int64 nanoseconds of sensor time) and ``polarity``
+(uint8, 1 = ON), with external-trigger events kept apart. The results follow event_camera_codecs, the
+decoder the ROS drivers ship with, event for event (the tests check its published checksums on its
+own recordings).
+
+Encodings
+---------
+``evt3`` (Prophesee EVT 3.0): a stream of little-endian 16-bit words whose top 4 bits give the word type.
+The format only sends what changed, so the decoder keeps state across packets: the current row
+(``EVT_ADDR_Y``), the 24-bit microsecond time split into a high part (``EVT_TIME_HIGH``, bits 12-23)
+and a low part (``EVT_TIME_LOW``, bits 0-11), the base column and polarity of vector events
+(``VECT_BASE_X``, advanced by 12 or 8 after each ``VECT_12`` / ``VECT_8``), and the number of times
+the 24-bit clock wrapped (every 2^24 us = 16.8 s; a time-high value that drops by more than 10
+counts as a wrap, as in event_camera_codecs, whose tolerance absorbs small backward steps of the
+sensor's high word). Nothing is emitted until a time-high word and then a time-low word have been
+seen, because the first packets of a stream may begin mid-state. Times are microseconds, returned
+in nanoseconds (x 1000). ``time_base`` is unused by evt3. CD events outside the declared sensor are
+dropped and counted (event_camera_codecs drops them silently). Word types the decoder does not use
+(``OTHERS``, ``CONTINUED_4``, ``CONTINUED_12``) are skipped; the reserved types 1, 9, 11, 12, 13 are
+skipped and counted (``unknown_words``) where event_camera_codecs would abort the packet.
+
+``mono`` (deprecated in event_camera_msgs): 64 bits per event: bit 63 polarity, bits 48-62 y,
+bits 32-47 x, bits 0-31 a time offset in ns added to the packet's ``time_base``. No state.
+
+Sensor time and ROS time
+------------------------
+The decoded ``t_ns`` is the sensor's clock, which is what event_camera_codecs returns and what its
+checksums pin down. An RGB camera's frames are stamped on the ROS clock, so to cut an RGB frame's
+window the events need ROS times. :attr:`DecodedEvents.ros_offset_ns` gives the offset to add:
+``header.stamp - time_base`` for mono (event_camera_msgs: "to recover the best estimate ROS sensor time
+stamp add dt to the header stamp"), and ``header.stamp - (sensor time of the packet's first event)``
+for evt3, since metavision_driver stamps a packet with the host time at which its first SDK buffer
+arrived and leaves ``time_base`` at 0.
+
+Bad input
+---------
+Every packet-level problem raises :class:`EventPacketError` (an :class:`~seatrack_ros.errors.InputError`)
+with a stable ``kind``, counted in :attr:`EventPacketDecoder.counters`, before anything sized by the
+packet is allocated; the decoder's state is then unchanged, so the next good packet decodes
+normally. Kinds: ``event_packet_encoding`` (not evt3 / mono), ``event_packet_geometry`` (width or
+height 0, or above the limits), ``event_packet_size`` (a byte count that is not a whole number of
+words: a truncated packet), ``event_packet_too_large`` (bytes or events above the limits),
+``event_packet_byte_order`` (big-endian evt3), ``event_packet_time`` (a mono time base that does not
+fit in int64 nanoseconds). Event-level problems are dropped and counted, never raised:
+``dropped_outside`` (pixel outside the sensor), ``unknown_words``; ``time_backwards`` counts packets
+whose first event is older than the previous packet's last event (the events are kept; a window
+buffer downstream decides what a late event is worth).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import numpy as np
+
+from seatrack_ros.errors import InputError
+from seatrack_ros.modalities.event import DEFAULT_MAX_PACKET_EVENTS, DEFAULT_MAX_SENSOR_PIXELS
+
+ENCODINGS = ("evt3", "mono")
+#: Largest ``events`` payload accepted by default. Drivers send packets of a few kB to a few MB
+#: (metavision_driver: ~1 ms or a size threshold); decoding allocates about 20x the payload.
+DEFAULT_MAX_PACKET_BYTES = 8 * 1024 * 1024
+# Most change-detection events one packet may decode to by default: the window buffer's limit (an
+# 8 MB evt3 packet of vector words could hold ~50M; a real 1 ms packet at 100 Mev/s holds 100k).
+
+# EVT 3.0 word types (the top 4 bits of each 16-bit word).
+_ADDR_Y, _ADDR_X, _VECT_BASE_X, _VECT_12, _VECT_8, _TIME_LOW, _TIME_HIGH, _EXT_TRIGGER = 0, 2, 3, 4, 5, 6, 8, 10
+_IGNORED_TYPES = (7, 14, 15)  # CONTINUED_4, OTHERS, CONTINUED_12: carry nothing this decoder uses
+_UNKNOWN_TYPES = (1, 9, 11, 12, 13)
+# A time-high value that drops by more than this is a wrap of the 24-bit clock; smaller drops happen
+# without one (event_camera_codecs uses the same tolerance, so the decoded times agree).
+_WRAP_TOLERANCE = 10
+# For a 12-bit validity mask: how many bits are set, and the position of its k-th set bit.
+_POPCOUNT_12 = np.array([bin(v).count("1") for v in range(4096)], dtype=np.int64)
+_KTH_SET_BIT = np.zeros((4096, 12), dtype=np.int64)
+for _value in range(4096):
+    _set = [bit for bit in range(12) if _value >> bit & 1]
+    _KTH_SET_BIT[_value, :len(_set)] = _set
+del _value, _set
+_US_TO_NS = 1000
+
+
+class EventPacketError(InputError):
+    """An EventPacket that cannot be decoded; ``kind`` says why (see the module docstring)."""
+
+
+@dataclasses.dataclass
+class DecodedEvents:
+    """The events of one packet (or of the part decoded before a time limit).
+
+    ``x``, ``y``: uint16 pixels; ``t_ns``: int64 sensor time in ns; ``polarity``: uint8, 1 = ON.
+    ``trigger_t_ns`` (int64), ``trigger_edge`` (uint8, 1 = rising), ``trigger_id`` (uint8): external
+    trigger events. ``complete`` is False when decoding stopped at ``until_ns``; then
+    ``consumed_bytes`` says where (decode ``events[consumed_bytes:]`` later to continue) and
+    ``next_time_ns`` is the sensor time at that point. ``ros_offset_ns`` is what to add to ``t_ns`` for
+    the ROS-clock estimate (None when the packet has no event to anchor it).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    t_ns: np.ndarray
+    polarity: np.ndarray
+    trigger_t_ns: np.ndarray
+    trigger_edge: np.ndarray
+    trigger_id: np.ndarray
+    complete: bool = True
+    consumed_bytes: int = 0
+    next_time_ns: Optional[int] = None
+    dropped_outside: int = 0
+    unknown_words: int = 0
+    time_went_backwards: bool = False
+    ros_offset_ns: Optional[int] = None
+    anchor_t_ns: Optional[int] = None  # the sensor time the header stamp stands for
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def ros_t_ns(self) -> np.ndarray:
+        """Event times on the ROS clock (int64 ns): ``t_ns + ros_offset_ns``."""
+        if self.ros_offset_ns is None:
+            return self.t_ns.copy()
+        return self.t_ns + np.int64(self.ros_offset_ns)
+
+
+def _empty_events() -> DecodedEvents:
+    return DecodedEvents(
+        x=np.empty(0, np.uint16), y=np.empty(0, np.uint16), t_ns=np.empty(0, np.int64),
+        polarity=np.empty(0, np.uint8), trigger_t_ns=np.empty(0, np.int64),
+        trigger_edge=np.empty(0, np.uint8), trigger_id=np.empty(0, np.uint8))
+
+
+@dataclasses.dataclass
+class _Evt3State:
+    """What an EVT 3.0 stream carries from one word to the next (and so across packets)."""
+
+    time_valid: bool = False  # a time-high and then a time-low word have been seen
+    time_high: int = 0        # (wraps << 24) | (high 12 bits << 12), microseconds
+    time_low: int = 0         # low 12 bits of the time, microseconds
+    y: int = 0
+    base_x: int = 0           # 16-bit, as the sensor's column counter
+    polarity: int = 0
+
+    def time_us(self) -> int:
+        return self.time_high | self.time_low
+
+
+def _as_byte_array(events) -> np.ndarray:
+    if isinstance(events, np.ndarray):
+        if events.dtype != np.uint8 or events.ndim != 1:
+            raise EventPacketError("event_packet_size", f"EventPacket events must be a 1-D uint8 array, "
+                                   f"got {events.dtype} with shape {events.shape}")
+        return events
+    try:
+        return np.frombuffer(memoryview(events), dtype=np.uint8)
+    except (TypeError, ValueError) as exc:
+        raise EventPacketError("event_packet_size", f"EventPacket events must be bytes, got "
+                               f"{type(events).__name__}") from exc
+
+
+def _last_before(positions: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """For each index in ``at``, the rank in sorted ``positions`` of the last one ``<= at`` (-1: none)."""
+    return np.searchsorted(positions, at, side="right") - 1
+
+
+class EventPacketDecoder:
+    """Decodes the packets of one event stream (one topic), in arrival order.
+
+    Keep one decoder per stream: evt3 carries state across packets. A change of encoding or sensor
+    size starts a new stream (state reset, counted in ``stream_restarts``), as event_camera_codecs
+    keeps one decoder per (encoding, width, height).
+
+    Args:
+        max_sensor_pixels: largest ``width * height`` accepted (default 2048 x 2048).
+        max_packet_bytes: largest ``events`` payload accepted, checked before decoding.
+        max_packet_events: most CD events a packet may decode to, counted before the event arrays
+            are allocated.
+    """
+
+    def __init__(self, max_sensor_pixels: int = DEFAULT_MAX_SENSOR_PIXELS,
+                 max_packet_bytes: int = DEFAULT_MAX_PACKET_BYTES,
+                 max_packet_events: int = DEFAULT_MAX_PACKET_EVENTS) -> None:
+        for name, value in (("max_sensor_pixels", max_sensor_pixels), ("max_packet_bytes", max_packet_bytes),
+                            ("max_packet_events", max_packet_events)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+                raise InputError("event_buffer_config", f"{name} must be a positive integer, got {value!r}")
+        self.max_sensor_pixels = int(max_sensor_pixels)
+        self.max_packet_bytes = int(max_packet_bytes)
+        self.max_packet_events = int(max_packet_events)
+        self.counters: dict[str, int] = {
+            "packets": 0, "events": 0, "triggers": 0, "dropped_outside": 0, "unknown_words": 0,
+            "time_backwards": 0, "stream_restarts": 0,
+        }
+        self._stream: Optional[tuple[str, int, int]] = None
+        self._evt3 = _Evt3State()
+        self._last_t_ns: Optional[int] = None
+
+    def reset(self) -> None:
+        """Forget the stream state (e.g. after a bag restarts); counters stay."""
+        self._stream = None
+        self._evt3 = _Evt3State()
+        self._last_t_ns = None
+
+    # ------------------------------------------------------------------------------ public
+    def decode_message(self, msg, until_ns: Optional[int] = None) -> DecodedEvents:
+        """Decode an EventPacket message (any object with its fields: ``encoding``, ``width``,
+        ``height``, ``time_base``, ``is_bigendian``, ``events``, ``header.stamp``) and fill in
+        :attr:`DecodedEvents.ros_offset_ns` from its header stamp."""
+        stamp = msg.header.stamp
+        stamp_ns = int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+        result = self.decode(msg.events, msg.encoding, msg.width, msg.height, time_base=msg.time_base,
+                             is_bigendian=msg.is_bigendian, until_ns=until_ns)
+        if result.anchor_t_ns is not None:
+            result.ros_offset_ns = stamp_ns - result.anchor_t_ns
+        return result
+
+    def decode(self, events, encoding: str, width: int, height: int, *, time_base: int = 0,
+               is_bigendian: bool = False, until_ns: Optional[int] = None) -> DecodedEvents:
+        """Decode one packet's ``events`` bytes.
+
+        Args:
+            events: the message's ``events`` (bytes, bytearray, memoryview or 1-D uint8 array).
+            encoding: ``"evt3"`` or ``"mono"``.
+            width, height: the declared sensor size; CD events outside it are dropped and counted.
+            time_base: the message's ``time_base`` (ns; used by mono only).
+            is_bigendian: byte order of the words (mono accepts both, evt3 only little-endian).
+            until_ns: decode only up to (not including) this sensor time, as event_camera_codecs'
+                ``decodeUntil``: evt3 stops at the first time-low word at or after it, mono at the
+                first event at or after it.
+
+        Raises:
+            EventPacketError: see the module docstring; nothing is decoded and the state is unchanged.
+        """
+        try:
+            return self._decode(events, encoding, width, height, time_base, is_bigendian, until_ns)
+        except EventPacketError as exc:
+            self.counters[exc.kind] = self.counters.get(exc.kind, 0) + 1
+            raise
+
+    # ----------------------------------------------------------------------------- checks
+    def _decode(self, events, encoding, width, height, time_base, is_bigendian, until_ns) -> DecodedEvents:
+        if not isinstance(encoding, str) or encoding not in ENCODINGS:
+            raise EventPacketError("event_packet_encoding", f"EventPacket encoding {encoding!r} is not "
+                                   f"supported; supported: {', '.join(ENCODINGS)}")
+        width, height = self._check_geometry(width, height)
+        data = _as_byte_array(events)
+        if data.shape[0] > self.max_packet_bytes:
+            raise EventPacketError("event_packet_too_large", f"EventPacket of {data.shape[0]} bytes is above "
+                                   f"the limit of {self.max_packet_bytes} bytes")
+        word_bytes = 2 if encoding == "evt3" else 8
+        if data.shape[0] % word_bytes:
+            raise EventPacketError("event_packet_size", f"EventPacket ({encoding}) of {data.shape[0]} bytes "
+                                   f"is not a whole number of {word_bytes}-byte words (truncated?)")
+        if until_ns is not None and (isinstance(until_ns, bool) or not isinstance(until_ns, (int, np.integer))):
+            raise TypeError(f"until_ns must be integer nanoseconds, got {until_ns!r}")
+        stream = (encoding, width, height)
+        if self._stream is not None and stream != self._stream:
+            self.counters["stream_restarts"] += 1
+            self.reset()
+        if encoding == "evt3":
+            if is_bigendian:
+                raise EventPacketError("event_packet_byte_order", "evt3 EventPacket marked big-endian: the "
+                                       "sensor stream is little-endian and no driver sends it otherwise")
+            result = self._decode_evt3(np.frombuffer(data, dtype="<u2"), width, height, until_ns)
+        else:
+            result = self._decode_mono(np.frombuffer(data, dtype=">u8" if is_bigendian else "<u8"),
+                                       width, height, time_base, until_ns)
+        self._stream = stream
+        self._account(result)
+        return result
+
+    def _check_geometry(self, width, height) -> tuple[int, int]:
+        try:
+            width_i, height_i = int(width), int(height)
+        except (TypeError, ValueError) as exc:
+            raise EventPacketError("event_packet_geometry", f"EventPacket width/height must be integers, got "
+                                   f"{width!r} x {height!r}") from exc
+        if width_i <= 0 or height_i <= 0:
+            raise EventPacketError("event_packet_geometry", f"EventPacket with sensor size {width_i} x "
+                                   f"{height_i}: width and height must be positive")
+        if width_i > 0xFFFF or height_i > 0xFFFF or width_i * height_i > self.max_sensor_pixels:
+            raise EventPacketError("event_packet_geometry", f"EventPacket sensor size {width_i} x {height_i} "
+                                   f"is above the limit of {self.max_sensor_pixels} pixels")
+        return width_i, height_i
+
+    def _check_event_count(self, count: int) -> None:
+        if count > self.max_packet_events:
+            raise EventPacketError("event_packet_too_large", f"EventPacket holds {count} events, above the "
+                                   f"limit of {self.max_packet_events} per packet")
+
+    def _account(self, result: DecodedEvents) -> None:
+        self.counters["packets"] += 1
+        self.counters["events"] += len(result)
+        self.counters["triggers"] += int(result.trigger_t_ns.shape[0])
+        self.counters["dropped_outside"] += result.dropped_outside
+        self.counters["unknown_words"] += result.unknown_words
+        first, last = _first_and_last_time(result)
+        if first is not None:
+            if self._last_t_ns is not None and first < self._last_t_ns:
+                result.time_went_backwards = True
+                self.counters["time_backwards"] += 1
+            self._last_t_ns = last
+
+    # ------------------------------------------------------------------------------- mono
+    def _decode_mono(self, words: np.ndarray, width: int, height: int, time_base, until_ns) -> DecodedEvents:
+        try:
+            base = int(time_base)
+        except (TypeError, ValueError) as exc:
+            raise EventPacketError("event_packet_time", f"mono EventPacket time_base {time_base!r} is not "
+                                   "an integer") from exc
+        if base < 0 or base > np.iinfo(np.int64).max - 0xFFFFFFFF:
+            raise EventPacketError("event_packet_time", f"mono EventPacket time_base {base} does not fit in "
+                                   "int64 nanoseconds")
+        self._check_event_count(int(words.shape[0]))
+        t_ns = (words & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        t_ns += np.int64(base)
+        consumed = words.shape[0]
+        next_time = None
+        if until_ns is not None:
+            reached = np.flatnonzero(t_ns >= until_ns)
+            if reached.size:
+                consumed = int(reached[0])
+                next_time = int(t_ns[consumed])
+                words, t_ns = words[:consumed], t_ns[:consumed]
+        x = ((words >> np.uint64(32)) & np.uint64(0xFFFF)).astype(np.uint16)
+        y = ((words >> np.uint64(48)) & np.uint64(0x7FFF)).astype(np.uint16)
+        polarity = (words >> np.uint64(63)).astype(np.uint8)
+        inside = (x < width) & (y < height)
+        kept = int(np.count_nonzero(inside))
+        result = _empty_events()
+        if kept == x.shape[0]:
+            result.x, result.y, result.t_ns, result.polarity = x, y, t_ns, polarity
+        else:
+            result.x, result.y, result.t_ns, result.polarity = x[inside], y[inside], t_ns[inside], polarity[inside]
+        result.dropped_outside = int(x.shape[0]) - kept
+        result.complete = next_time is None
+        result.consumed_bytes = 8 * consumed
+        result.next_time_ns = next_time
+        result.anchor_t_ns = base
+        return result
+
+    # ------------------------------------------------------------------------------- evt3
+    def _decode_evt3(self, words: np.ndarray, width: int, height: int, until_ns) -> DecodedEvents:
+        state = self._evt3
+        n = int(words.shape[0])
+        result = _empty_events()
+        result.anchor_t_ns = None
+        if until_ns is not None and state.time_valid and state.time_us() * _US_TO_NS >= until_ns:
+            # Already at or past the limit: consume nothing (event_camera_codecs returns 0 here too).
+            result.complete = n == 0
+            result.next_time_ns = state.time_us() * _US_TO_NS
+            return result
+        types = (words >> 12).astype(np.uint8)
+        payload = words & np.uint16(0x0FFF)
+
+        # Time: every time-high word, with the wraps counted, and every time-low word, over the whole
+        # packet (time words count even before the stream's time is valid).
+        high_at = np.flatnonzero(types == _TIME_HIGH)
+        high_12 = payload[high_at].astype(np.int64)
+        previous_12 = np.empty_like(high_12)
+        if high_12.size:
+            previous_12[0] = (state.time_high >> 12) & 0xFFF
+            previous_12[1:] = high_12[:-1]
+        wraps = np.cumsum((high_12 < previous_12) & (previous_12 - high_12 > _WRAP_TOLERANCE))
+        high_value = ((np.int64(state.time_high >> 24) + wraps) << 24) | (high_12 << 12)
+        low_at = np.flatnonzero(types == _TIME_LOW)
+        low_value = payload[low_at].astype(np.int64)
+
+        def time_us_at(positions: np.ndarray) -> np.ndarray:
+            hi = _last_before(high_at, positions)
+            lo = _last_before(low_at, positions)
+            high = np.where(hi >= 0, high_value[np.maximum(hi, 0)] if high_value.size else 0, state.time_high)
+            low = np.where(lo >= 0, low_value[np.maximum(lo, 0)] if low_value.size else 0, state.time_low)
+            return high | low
+
+        # Where decoding starts: at once if the time is valid, else after the first time-low word that
+        # follows a time-high word in this packet.
+        start = 0
+        time_valid = state.time_valid
+        if not time_valid:
+            start = n
+            if high_at.size:
+                following_low = low_at[low_at > high_at[0]]
+                if following_low.size:
+                    start = int(following_low[0]) + 1
+                    time_valid = True
+        # Where it ends: the first time-low word (after the start) whose time reaches the limit.
+        end = n
+        if until_ns is not None and time_valid:
+            candidates = low_at[low_at >= start]
+            reached = np.flatnonzero(time_us_at(candidates) * _US_TO_NS >= until_ns)
+            if reached.size:
+                end = int(candidates[reached[0]])
+                result.complete = False
+                result.next_time_ns = int(time_us_at(np.array([end]))[0]) * _US_TO_NS
+        result.consumed_bytes = 2 * end
+
+        main_types = types[start:end]
+        main_payload = payload[start:end]
+        result.unknown_words = int(np.count_nonzero(np.isin(main_types, _UNKNOWN_TYPES)))
+
+        # CD events: ADDR_X words (one event at their own column) and VECT_12 / VECT_8 words (one event
+        # per set bit of their 12 / 8 validity bits, at column base_x + bit), handled alike: each word
+        # is a validity mask plus a first column, expanded with np.repeat so that memory follows the
+        # number of events and the events stay in stream order.
+        event_at = np.flatnonzero((main_types == _ADDR_X) | (main_types == _VECT_12) | (main_types == _VECT_8))
+        event_types = main_types[event_at]
+        event_payload = main_payload[event_at]
+        is_addr_x = event_types == _ADDR_X
+        valid_bits = np.where(is_addr_x, np.uint16(1),
+                              np.where(event_types == _VECT_8, event_payload & np.uint16(0xFF), event_payload))
+        per_word = _POPCOUNT_12[valid_bits]
+        total = int(per_word.sum(dtype=np.int64))
+        self._check_event_count(total)
+
+        row_at = np.flatnonzero(main_types == _ADDR_Y)
+        rows = (main_payload[row_at] & np.uint16(0x7FF)).astype(np.int64)
+        row_rank = _last_before(row_at, event_at)
+        event_y = np.where(row_rank >= 0, rows[np.maximum(row_rank, 0)] if rows.size else 0, state.y)
+
+        # Vector base: the last VECT_BASE_X, plus 12 / 8 for every vector word between it and this one.
+        base_at = np.flatnonzero(main_types == _VECT_BASE_X)
+        base_payload = main_payload[base_at].astype(np.int64)
+        step = np.where(event_types == _VECT_12, 12, np.where(event_types == _VECT_8, 8, 0))
+        steps_before = np.zeros(event_at.shape[0] + 1, dtype=np.int64)
+        np.cumsum(step, out=steps_before[1:])
+        steps_at_base = steps_before[np.searchsorted(event_at, base_at)]
+        base_rank = _last_before(base_at, event_at)
+        has_base = base_rank >= 0
+        safe_rank = np.maximum(base_rank, 0)
+        if base_at.size:
+            base_x = np.where(has_base, (base_payload[safe_rank] & 0x7FF) - steps_at_base[safe_rank], state.base_x)
+            base_polarity = np.where(has_base, base_payload[safe_rank] >> 11, state.polarity)
+        else:
+            base_x = np.full(event_at.shape[0], state.base_x, dtype=np.int64)
+            base_polarity = np.full(event_at.shape[0], state.polarity, dtype=np.int64)
+        base_x = base_x + steps_before[:-1]
+        event_x0 = np.where(is_addr_x, event_payload & np.uint16(0x7FF), base_x & 0xFFFF)
+        event_polarity = np.where(is_addr_x, (event_payload >> 11) & np.uint16(1), base_polarity)
+        event_time_ns = time_us_at(event_at + start) * _US_TO_NS
+
+        word_of_event = np.repeat(np.arange(event_at.shape[0]), per_word)
+        first_of_word = np.cumsum(per_word, dtype=np.int64) - per_word
+        rank_in_word = np.arange(total, dtype=np.int64) - first_of_word[word_of_event]
+        columns = (event_x0[word_of_event] + _KTH_SET_BIT[valid_bits[word_of_event], rank_in_word]) & 0xFFFF
+        ys = event_y[word_of_event]
+        inside = (columns < width) & (ys < height)
+        kept = int(np.count_nonzero(inside))
+        result.dropped_outside = total - kept
+        if kept < total:
+            word_of_event, columns, ys = word_of_event[inside], columns[inside], ys[inside]
+        result.x = columns.astype(np.uint16)
+        result.y = ys.astype(np.uint16)
+        result.t_ns = event_time_ns[word_of_event]
+        result.polarity = event_polarity[word_of_event].astype(np.uint8)
+
+        trigger_at = np.flatnonzero(main_types == _EXT_TRIGGER)
+        trigger_payload = main_payload[trigger_at]
+        result.trigger_t_ns = time_us_at(trigger_at + start) * _US_TO_NS
+        result.trigger_edge = (trigger_payload & np.uint16(1)).astype(np.uint8)
+        result.trigger_id = ((trigger_payload >> 8) & np.uint16(0xF)).astype(np.uint8)
+
+        # The state after the last word processed: up to `end`, including the time-low word at `end`
+        # when decoding stopped there (its value was read before the limit check).
+        last_time_word = end if not result.complete else n - 1
+        if n:
+            hi = _last_before(high_at, np.array([last_time_word]))[0]
+            lo = _last_before(low_at, np.array([last_time_word]))[0]
+            if hi >= 0:
+                state.time_high = int(high_value[hi])
+            if lo >= 0:
+                state.time_low = int(low_value[lo])
+        state.time_valid = time_valid
+        if row_at.size:
+            state.y = int(rows[-1])
+        total_steps = int(steps_before[-1])
+        if base_at.size:
+            state.base_x = (int(base_payload[-1]) & 0x7FF) + total_steps - int(steps_at_base[-1])
+            state.polarity = int(base_payload[-1]) >> 11
+        else:
+            state.base_x += total_steps
+        state.base_x &= 0xFFFF
+
+        anchors = [t[0] for t in (result.t_ns, result.trigger_t_ns) if t.size]
+        result.anchor_t_ns = int(min(anchors)) if anchors else None
+        return result
+
+
+def _first_and_last_time(result: DecodedEvents) -> tuple[Optional[int], Optional[int]]:
+    times = [t for t in (result.t_ns, result.trigger_t_ns) if t.size]
+    if not times:
+        return None, None
+    return min(int(t[0]) for t in times), max(int(t[-1]) for t in times)
