@@ -174,14 +174,32 @@ def test_ros_time_offsets_follow_the_header_stamps(evt3_messages, mono_messages)
         stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
         assert decoded.ros_offset_ns == stamp - msg.time_base
         np.testing.assert_array_equal(decoded.ros_t_ns() - decoded.t_ns, stamp - msg.time_base)
+    # evt3: the smallest (stamp - first event's sensor time) so far (the recording spans 1.25 s, inside
+    # the 2 s window), so no event lands after its packet's arrival stamp
     decoder = EventPacketDecoder()
-    for msg in evt3_messages[:10]:
+    smallest = None
+    for msg in evt3_messages:
         decoded = decoder.decode_message(msg)
         stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-        if len(decoded):
-            # the first event of the packet lands on its header stamp, the rest keep their sensor spacing
-            assert int(decoded.ros_t_ns()[0]) == stamp
-            np.testing.assert_array_equal(np.diff(decoded.ros_t_ns()), np.diff(decoded.t_ns))
+        if not len(decoded):
+            continue
+        first = min(int(decoded.t_ns[0]), int(decoded.trigger_t_ns[0]) if decoded.trigger_t_ns.size else 1 << 62)
+        smallest = stamp - first if smallest is None else min(smallest, stamp - first)
+        assert decoded.ros_offset_ns == smallest
+        assert int(decoded.ros_t_ns()[0]) <= stamp
+        np.testing.assert_array_equal(decoded.ros_t_ns() - decoded.t_ns, smallest)
+
+
+def test_ros_clock_mapper_window_and_restarts():
+    from seatrack_ros.modalities.event_packet import RosClockMapper
+
+    mapper = RosClockMapper(window_ns=100, jump_ns=1000)
+    assert [mapper.update(stamp, sensor) for stamp, sensor in
+            [(1010, 0), (1060, 50), (1105, 100), (1190, 180), (1260, 250)]] == [1010, 1010, 1005, 1005, 1010]
+    # (raw offsets 1010, 1010, 1005, 1010, 1010: the minimum so far, until 1005, seen at sensor time
+    # 100, leaves the 100 ns window at sensor time 250)
+    assert mapper.update(9000, 260) == 8740 and mapper.restarts == 1  # a jump of the offset
+    assert mapper.update(9000, 10) == 8990 and mapper.restarts == 2   # sensor time went backwards
 
 
 @needs_kit

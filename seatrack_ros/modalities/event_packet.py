@@ -31,10 +31,16 @@ Sensor time and ROS time
 The decoded ``t_ns`` is the sensor's clock, which is what event_camera_codecs returns and what its
 checksums pin down. An RGB camera's frames are stamped on the ROS clock, so to cut an RGB frame's
 window the events need ROS times. :attr:`DecodedEvents.ros_offset_ns` gives the offset to add:
-``header.stamp - time_base`` for mono (event_camera_msgs: "to recover the best estimate ROS sensor time
-stamp add dt to the header stamp"), and ``header.stamp - (sensor time of the packet's first event)``
-for evt3, since metavision_driver stamps a packet with the host time at which its first SDK buffer
-arrived and leaves ``time_base`` at 0.
+
+- mono: ``header.stamp - time_base`` (event_camera_msgs: "to recover the best estimate ROS sensor time
+  stamp add dt to the header stamp");
+- evt3: metavision_driver stamps a packet with the host time at which its first SDK buffer arrived
+  and leaves ``time_base`` at 0, so ``header.stamp - (sensor time of the packet's first event)`` is
+  the clock offset plus that packet's transport delay, which jitters by about a millisecond. The
+  offset used is the smallest of these over the last 2 s of sensor time (:class:`RosClockMapper`):
+  the least-delayed packet is the best estimate, a short window follows the drift between the two
+  clocks, and consecutive packets no longer overlap on the ROS clock by their jitter. A jump of the
+  raw offset by more than a second, or sensor time going backwards, restarts the estimate.
 
 Bad input
 ---------
@@ -167,6 +173,42 @@ def _last_before(positions: np.ndarray, at: np.ndarray) -> np.ndarray:
     return np.searchsorted(positions, at, side="right") - 1
 
 
+class RosClockMapper:
+    """Offset from a sensor clock to the ROS clock, from (header stamp, sensor time) pairs: the minimum
+    of ``stamp - sensor time`` over the pairs of the last ``window_ns`` of sensor time (see the module
+    docstring). O(1) per packet (a monotonic queue)."""
+
+    def __init__(self, window_ns: int = 2_000_000_000, jump_ns: int = 1_000_000_000) -> None:
+        self.window_ns = int(window_ns)
+        self.jump_ns = int(jump_ns)
+        self.restarts = 0
+        self._candidates: list[tuple[int, int]] = []  # (sensor time, offset), offsets increasing
+        self._last_sensor_ns: Optional[int] = None
+
+    def reset(self) -> None:
+        self._candidates.clear()
+        self._last_sensor_ns = None
+
+    def update(self, stamp_ns: int, sensor_ns: int) -> int:
+        """Add one packet's pair; returns the offset to use for it (``ros = sensor + offset``)."""
+        offset = int(stamp_ns) - int(sensor_ns)
+        if self._candidates and (sensor_ns < self._last_sensor_ns
+                                 or abs(offset - self._candidates[0][1]) > self.jump_ns):
+            self.restarts += 1
+            self.reset()
+        self._last_sensor_ns = int(sensor_ns)
+        while self._candidates and self._candidates[-1][1] >= offset:
+            self._candidates.pop()
+        self._candidates.append((int(sensor_ns), offset))
+        oldest_kept = int(sensor_ns) - self.window_ns
+        drop = 0
+        while drop < len(self._candidates) - 1 and self._candidates[drop][0] < oldest_kept:
+            drop += 1
+        if drop:
+            del self._candidates[:drop]
+        return self._candidates[0][1]
+
+
 class EventPacketDecoder:
     """Decodes the packets of one event stream (one topic), in arrival order.
 
@@ -198,12 +240,14 @@ class EventPacketDecoder:
         self._stream: Optional[tuple[str, int, int]] = None
         self._evt3 = _Evt3State()
         self._last_t_ns: Optional[int] = None
+        self.ros_clock = RosClockMapper()
 
     def reset(self) -> None:
         """Forget the stream state (e.g. after a bag restarts); counters stay."""
         self._stream = None
         self._evt3 = _Evt3State()
         self._last_t_ns = None
+        self.ros_clock.reset()
 
     # ------------------------------------------------------------------------------ public
     def decode_message(self, msg, until_ns: Optional[int] = None) -> DecodedEvents:
@@ -215,7 +259,12 @@ class EventPacketDecoder:
         result = self.decode(msg.events, msg.encoding, msg.width, msg.height, time_base=msg.time_base,
                              is_bigendian=msg.is_bigendian, until_ns=until_ns)
         if result.anchor_t_ns is not None:
-            result.ros_offset_ns = stamp_ns - result.anchor_t_ns
+            if msg.encoding == "evt3":
+                if result.time_went_backwards:
+                    self.ros_clock.reset()
+                result.ros_offset_ns = self.ros_clock.update(stamp_ns, result.anchor_t_ns)
+            else:
+                result.ros_offset_ns = stamp_ns - result.anchor_t_ns
         return result
 
     def decode(self, events, encoding: str, width: int, height: int, *, time_base: int = 0,
