@@ -250,6 +250,8 @@ def test_synthetic_evt3_equals_the_word_by_word_reference(seed):
     total = 0
     for chunk in np.split(words, cuts):
         decoded = decoder.decode(chunk.tobytes(), "evt3", 1280, 720)
+        assert (decoded.x.dtype, decoded.y.dtype, decoded.t_ns.dtype, decoded.polarity.dtype) == \
+            (np.uint16, np.uint16, np.int64, np.uint8)
         cd, triggers, _, _ = reference.decode(chunk.tolist())
         cd, triggers = reference_arrays(cd, triggers)
         assert_same(decoded, cd, triggers)
@@ -296,6 +298,8 @@ def test_mono_big_endian_and_fields():
     big = EventPacketDecoder().decode(values.astype(">u8").tobytes(), "mono", 640, 480, time_base=10_000,
                                       is_bigendian=True)
     for decoded in (little, big):
+        assert (decoded.x.dtype, decoded.y.dtype, decoded.t_ns.dtype, decoded.polarity.dtype) == \
+            (np.uint16, np.uint16, np.int64, np.uint8)
         assert decoded.x.tolist() == [300, 9] and decoded.y.tolist() == [7, 2]
         assert decoded.polarity.tolist() == [1, 0] and decoded.t_ns.tolist() == [10_005, 11_000]
 

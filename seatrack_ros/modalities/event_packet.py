@@ -76,8 +76,8 @@ DEFAULT_MAX_PACKET_BYTES = 8 * 1024 * 1024
 
 # EVT 3.0 word types (the top 4 bits of each 16-bit word).
 _ADDR_Y, _ADDR_X, _VECT_BASE_X, _VECT_12, _VECT_8, _TIME_LOW, _TIME_HIGH, _EXT_TRIGGER = 0, 2, 3, 4, 5, 6, 8, 10
-_IGNORED_TYPES = (7, 14, 15)  # CONTINUED_4, OTHERS, CONTINUED_12: carry nothing this decoder uses
-_UNKNOWN_TYPES = (1, 9, 11, 12, 13)
+# CONTINUED_4, OTHERS, CONTINUED_12 (7, 14, 15) carry nothing this decoder uses; 1, 9, 11, 12 and 13
+# are reserved (counted as unknown_words).
 # A time-high value that drops by more than this is a wrap of the 24-bit clock; smaller drops happen
 # without one (event_camera_codecs uses the same tolerance, so the decoded times agree).
 _WRAP_TOLERANCE = 10
@@ -88,6 +88,9 @@ for _value in range(4096):
     _set = [bit for bit in range(12) if _value >> bit & 1]
     _KTH_SET_BIT[_value, :len(_set)] = _set
 del _value, _set
+_KTH_SET_BIT = _KTH_SET_BIT.ravel()  # [mask * 12 + k]
+# (Comparisons rather than table lookups classify the word types below, and gathers use intp indices:
+# both several times faster in numpy on arrays of this size.)
 _US_TO_NS = 1000
 
 
@@ -394,10 +397,13 @@ class EventPacketDecoder:
 
     # ------------------------------------------------------------------------------- evt3
     def _decode_evt3(self, words: np.ndarray, width: int, height: int, until_ns) -> DecodedEvents:
+        # Each piece of state (time, row, vector base) is carried to the words that use it by a
+        # running count of the words that set it: the value in force at word i is the k-th setting,
+        # k = how many setting words come at or before i (k = 0: the value carried from the previous
+        # packet). Cumulative sums and gathers only: no search, no per-word Python.
         state = self._evt3
         n = int(words.shape[0])
         result = _empty_events()
-        result.anchor_t_ns = None
         if until_ns is not None and state.time_valid and state.time_us() * _US_TO_NS >= until_ns:
             # Already at or past the limit: consume nothing (event_camera_codecs returns 0 here too).
             result.complete = n == 0
@@ -406,25 +412,25 @@ class EventPacketDecoder:
         types = (words >> 12).astype(np.uint8)
         payload = words & np.uint16(0x0FFF)
 
-        # Time: every time-high word, with the wraps counted, and every time-low word, over the whole
-        # packet (time words count even before the stream's time is valid).
-        high_at = np.flatnonzero(types == _TIME_HIGH)
-        high_12 = payload[high_at].astype(np.int64)
+        # Time over the whole packet (time words count even before the stream's time is valid): for
+        # each time word, the time in force after it; for each word, how many time words precede it.
+        is_time = (types == _TIME_LOW) | (types == _TIME_HIGH)
+        time_at = np.flatnonzero(is_time)
+        time_is_high = types[time_at] == _TIME_HIGH
+        time_payload = payload[time_at].astype(np.int64)
+        high_12 = time_payload[time_is_high]
         previous_12 = np.empty_like(high_12)
         if high_12.size:
             previous_12[0] = (state.time_high >> 12) & 0xFFF
             previous_12[1:] = high_12[:-1]
         wraps = np.cumsum((high_12 < previous_12) & (previous_12 - high_12 > _WRAP_TOLERANCE))
-        high_value = ((np.int64(state.time_high >> 24) + wraps) << 24) | (high_12 << 12)
-        low_at = np.flatnonzero(types == _TIME_LOW)
-        low_value = payload[low_at].astype(np.int64)
-
-        def time_us_at(positions: np.ndarray) -> np.ndarray:
-            hi = _last_before(high_at, positions)
-            lo = _last_before(low_at, positions)
-            high = np.where(hi >= 0, high_value[np.maximum(hi, 0)] if high_value.size else 0, state.time_high)
-            low = np.where(lo >= 0, low_value[np.maximum(lo, 0)] if low_value.size else 0, state.time_low)
-            return high | low
+        high_values = _with_initial(state.time_high, ((state.time_high >> 24) + wraps) << 24 | high_12 << 12)
+        low_values = _with_initial(state.time_low, time_payload[~time_is_high])
+        high_in_force = high_values[np.cumsum(time_is_high)]
+        low_in_force = low_values[np.cumsum(~time_is_high)]
+        time_after = _with_initial(state.time_us(), high_in_force | low_in_force)  # [k]: after k time words
+        time_after_ns = time_after * _US_TO_NS
+        time_words_before = np.cumsum(is_time)  # [i]: time words at or before word i
 
         # Where decoding starts: at once if the time is valid, else after the first time-low word that
         # follows a time-high word in this packet.
@@ -432,111 +438,123 @@ class EventPacketDecoder:
         time_valid = state.time_valid
         if not time_valid:
             start = n
-            if high_at.size:
-                following_low = low_at[low_at > high_at[0]]
+            first_high = np.flatnonzero(time_is_high)[:1]
+            if first_high.size:
+                following_low = np.flatnonzero(~time_is_high[first_high[0] + 1:])[:1]
                 if following_low.size:
-                    start = int(following_low[0]) + 1
+                    start = int(time_at[first_high[0] + 1 + following_low[0]]) + 1
                     time_valid = True
         # Where it ends: the first time-low word (after the start) whose time reaches the limit.
         end = n
         if until_ns is not None and time_valid:
-            candidates = low_at[low_at >= start]
-            reached = np.flatnonzero(time_us_at(candidates) * _US_TO_NS >= until_ns)
+            low_rank = np.flatnonzero(~time_is_high & (time_at >= start))
+            reached = np.flatnonzero(time_after[low_rank + 1] * _US_TO_NS >= until_ns)[:1]
             if reached.size:
-                end = int(candidates[reached[0]])
+                end = int(time_at[low_rank[reached[0]]])
                 result.complete = False
-                result.next_time_ns = int(time_us_at(np.array([end]))[0]) * _US_TO_NS
+                result.next_time_ns = int(time_after[low_rank[reached[0]] + 1]) * _US_TO_NS
         result.consumed_bytes = 2 * end
 
         main_types = types[start:end]
         main_payload = payload[start:end]
-        result.unknown_words = int(np.count_nonzero(np.isin(main_types, _UNKNOWN_TYPES)))
+        result.unknown_words = int(np.count_nonzero((main_types == 1) | (main_types == 9)
+                                                    | ((main_types >= 11) & (main_types <= 13))))
+
+        # Rows: the last EVT_ADDR_Y before each word.
+        is_row = main_types == _ADDR_Y
+        row_values = _with_initial(state.y, main_payload[is_row] & np.uint16(0x7FF), np.uint16)
+        rows_before = np.cumsum(is_row)
 
         # CD events: ADDR_X words (one event at their own column) and VECT_12 / VECT_8 words (one event
-        # per set bit of their 12 / 8 validity bits, at column base_x + bit), handled alike: each word
-        # is a validity mask plus a first column, expanded with np.repeat so that memory follows the
-        # number of events and the events stay in stream order.
-        event_at = np.flatnonzero((main_types == _ADDR_X) | (main_types == _VECT_12) | (main_types == _VECT_8))
+        # per set bit of their 12 / 8 validity bits, at column base + bit).
+        has_vector_words = bool(((main_types >= _VECT_BASE_X) & (main_types <= _VECT_8)).any())
+        if has_vector_words:
+            event_at = np.flatnonzero((main_types == _ADDR_X) | (main_types == _VECT_12) | (main_types == _VECT_8))
+        else:
+            event_at = np.flatnonzero(main_types == _ADDR_X)
         event_types = main_types[event_at]
         event_payload = main_payload[event_at]
-        is_addr_x = event_types == _ADDR_X
-        valid_bits = np.where(is_addr_x, np.uint16(1),
-                              np.where(event_types == _VECT_8, event_payload & np.uint16(0xFF), event_payload))
-        per_word = _POPCOUNT_12[valid_bits]
-        total = int(per_word.sum(dtype=np.int64))
-        self._check_event_count(total)
+        main_time_words_before = time_words_before[start:end]
+        event_time_ns = time_after_ns[main_time_words_before[event_at]]
+        event_y = row_values[rows_before[event_at]]
+        event_x = (event_payload & np.uint16(0x7FF)).astype(np.int64)
+        event_polarity = (event_payload >> 11).astype(np.uint8)
 
-        row_at = np.flatnonzero(main_types == _ADDR_Y)
-        rows = (main_payload[row_at] & np.uint16(0x7FF)).astype(np.int64)
-        row_rank = _last_before(row_at, event_at)
-        event_y = np.where(row_rank >= 0, rows[np.maximum(row_rank, 0)] if rows.size else 0, state.y)
+        # Vector words: the base column and polarity of the last VECT_BASE_X, the base advanced by 12
+        # or 8 for every vector word since (worked out on the subsequence of base and vector words).
+        has_vectors = False
+        if has_vector_words:
+            vector_state_at = np.flatnonzero((main_types >= _VECT_BASE_X) & (main_types <= _VECT_8))
+            vs_types = main_types[vector_state_at]
+            vs_payload = main_payload[vector_state_at].astype(np.int64)
+            is_base = vs_types == _VECT_BASE_X
+            step = np.where(vs_types == _VECT_12, 12, np.where(vs_types == _VECT_8, 8, 0))
+            steps_through = np.cumsum(step)
+            base_values = _with_initial(state.base_x, vs_payload[is_base] & 0x7FF)
+            base_polarity = _with_initial(state.polarity, vs_payload[is_base] >> 11)
+            steps_at_base = _with_initial(0, steps_through[is_base])
+            bases_before = np.cumsum(is_base)
+            is_vector = ~is_base
+            has_vectors = bool(is_vector.any())
+            if has_vectors:
+                rank = bases_before[is_vector]
+                vector_x = (base_values[rank] + (steps_through - step)[is_vector] - steps_at_base[rank]) & 0xFFFF
+                vector_in_events = event_types != _ADDR_X
+                event_x[vector_in_events] = vector_x
+                event_polarity[vector_in_events] = base_polarity[rank]
+            last = int(bases_before[-1])
+            state.base_x = (int(base_values[last]) + int(steps_through[-1]) - int(steps_at_base[last])) & 0xFFFF
+            state.polarity = int(base_polarity[last])
 
-        # Vector base: the last VECT_BASE_X, plus 12 / 8 for every vector word between it and this one.
-        base_at = np.flatnonzero(main_types == _VECT_BASE_X)
-        base_payload = main_payload[base_at].astype(np.int64)
-        step = np.where(event_types == _VECT_12, 12, np.where(event_types == _VECT_8, 8, 0))
-        steps_before = np.zeros(event_at.shape[0] + 1, dtype=np.int64)
-        np.cumsum(step, out=steps_before[1:])
-        steps_at_base = steps_before[np.searchsorted(event_at, base_at)]
-        base_rank = _last_before(base_at, event_at)
-        has_base = base_rank >= 0
-        safe_rank = np.maximum(base_rank, 0)
-        if base_at.size:
-            base_x = np.where(has_base, (base_payload[safe_rank] & 0x7FF) - steps_at_base[safe_rank], state.base_x)
-            base_polarity = np.where(has_base, base_payload[safe_rank] >> 11, state.polarity)
+        if has_vectors:
+            valid_bits = np.where(event_types == _ADDR_X, np.uint16(1),
+                                  np.where(event_types == _VECT_8, event_payload & np.uint16(0xFF), event_payload))
+            valid_bits = valid_bits.astype(np.intp)
+            per_word = _POPCOUNT_12[valid_bits]
+            total = int(per_word.sum())
+            self._check_event_count(total)
+            word_of_event = np.repeat(np.arange(event_at.shape[0]), per_word)
+            first_of_word = np.cumsum(per_word) - per_word
+            bit_index = valid_bits[word_of_event] * 12 + np.arange(total) - first_of_word[word_of_event]
+            xs = (event_x[word_of_event] + _KTH_SET_BIT[bit_index]) & 0xFFFF
+            ys, ts, ps = event_y[word_of_event], event_time_ns[word_of_event], event_polarity[word_of_event]
         else:
-            base_x = np.full(event_at.shape[0], state.base_x, dtype=np.int64)
-            base_polarity = np.full(event_at.shape[0], state.polarity, dtype=np.int64)
-        base_x = base_x + steps_before[:-1]
-        event_x0 = np.where(is_addr_x, event_payload & np.uint16(0x7FF), base_x & 0xFFFF)
-        event_polarity = np.where(is_addr_x, (event_payload >> 11) & np.uint16(1), base_polarity)
-        event_time_ns = time_us_at(event_at + start) * _US_TO_NS
-
-        word_of_event = np.repeat(np.arange(event_at.shape[0]), per_word)
-        first_of_word = np.cumsum(per_word, dtype=np.int64) - per_word
-        rank_in_word = np.arange(total, dtype=np.int64) - first_of_word[word_of_event]
-        columns = (event_x0[word_of_event] + _KTH_SET_BIT[valid_bits[word_of_event], rank_in_word]) & 0xFFFF
-        ys = event_y[word_of_event]
-        inside = (columns < width) & (ys < height)
+            total = int(event_at.shape[0])
+            self._check_event_count(total)
+            xs, ys, ts, ps = event_x, event_y, event_time_ns, event_polarity & np.uint8(1)
+        inside = (xs < width) & (ys < height)
         kept = int(np.count_nonzero(inside))
         result.dropped_outside = total - kept
         if kept < total:
-            word_of_event, columns, ys = word_of_event[inside], columns[inside], ys[inside]
-        result.x = columns.astype(np.uint16)
-        result.y = ys.astype(np.uint16)
-        result.t_ns = event_time_ns[word_of_event]
-        result.polarity = event_polarity[word_of_event].astype(np.uint8)
+            xs, ys, ts, ps = xs[inside], ys[inside], ts[inside], ps[inside]
+        result.x, result.y, result.t_ns, result.polarity = xs.astype(np.uint16), ys, ts, ps
 
         trigger_at = np.flatnonzero(main_types == _EXT_TRIGGER)
         trigger_payload = main_payload[trigger_at]
-        result.trigger_t_ns = time_us_at(trigger_at + start) * _US_TO_NS
+        result.trigger_t_ns = time_after_ns[main_time_words_before[trigger_at]]
         result.trigger_edge = (trigger_payload & np.uint16(1)).astype(np.uint8)
         result.trigger_id = ((trigger_payload >> 8) & np.uint16(0xF)).astype(np.uint8)
 
         # The state after the last word processed: up to `end`, including the time-low word at `end`
         # when decoding stopped there (its value was read before the limit check).
-        last_time_word = end if not result.complete else n - 1
-        if n:
-            hi = _last_before(high_at, np.array([last_time_word]))[0]
-            lo = _last_before(low_at, np.array([last_time_word]))[0]
-            if hi >= 0:
-                state.time_high = int(high_value[hi])
-            if lo >= 0:
-                state.time_low = int(low_value[lo])
+        time_words_done = int(time_words_before[end]) if not result.complete else int(time_at.shape[0])
+        if time_words_done:
+            state.time_high = int(high_in_force[time_words_done - 1])
+            state.time_low = int(low_in_force[time_words_done - 1])
         state.time_valid = time_valid
-        if row_at.size:
-            state.y = int(rows[-1])
-        total_steps = int(steps_before[-1])
-        if base_at.size:
-            state.base_x = (int(base_payload[-1]) & 0x7FF) + total_steps - int(steps_at_base[-1])
-            state.polarity = int(base_payload[-1]) >> 11
-        else:
-            state.base_x += total_steps
-        state.base_x &= 0xFFFF
+        state.y = int(row_values[-1])
 
         anchors = [t[0] for t in (result.t_ns, result.trigger_t_ns) if t.size]
         result.anchor_t_ns = int(min(anchors)) if anchors else None
         return result
+
+
+def _with_initial(initial, values: np.ndarray, dtype=np.int64) -> np.ndarray:
+    """``[initial, *values]``: index k gives the value after k updates (k = 0: the carried one)."""
+    out = np.empty(values.shape[0] + 1, dtype=dtype)
+    out[0] = initial
+    out[1:] = values
+    return out
 
 
 def _first_and_last_time(result: DecodedEvents) -> tuple[Optional[int], Optional[int]]:
