@@ -68,11 +68,14 @@ from seatrack_ros.errors import InputError
 from seatrack_ros.modalities.event import DEFAULT_MAX_PACKET_EVENTS, DEFAULT_MAX_SENSOR_PIXELS
 
 ENCODINGS = ("evt3", "mono")
-#: Largest ``events`` payload accepted by default. Drivers send packets of a few kB to a few MB
-#: (metavision_driver: ~1 ms or a size threshold); decoding allocates about 20x the payload.
-DEFAULT_MAX_PACKET_BYTES = 8 * 1024 * 1024
-# Most change-detection events one packet may decode to by default: the window buffer's limit (an
-# 8 MB evt3 packet of vector words could hold ~50M; a real 1 ms packet at 100 Mev/s holds 100k).
+#: Largest ``events`` payload accepted by default. Drivers send packets of a few kB to a few hundred
+#: kB (metavision_driver: about 1 ms of events or a size threshold). Decoding holds about 25 bytes per
+#: payload byte plus 65 per decoded event at its peak (measured with tracemalloc), so with both
+#: defaults one packet costs at most a few hundred MB, however it is made.
+DEFAULT_MAX_PACKET_BYTES = 4 * 1024 * 1024
+# The most CD events one packet may decode to defaults to the window buffer's per-packet limit,
+# DEFAULT_MAX_PACKET_EVENTS (a 4 MB evt3 packet of vector words could hold ~25M events; a real 1 ms
+# packet at 100 Mev/s holds 100k).
 
 # EVT 3.0 word types (the top 4 bits of each 16-bit word).
 _ADDR_Y, _ADDR_X, _VECT_BASE_X, _VECT_12, _VECT_8, _TIME_LOW, _TIME_HIGH, _EXT_TRIGGER = 0, 2, 3, 4, 5, 6, 8, 10
@@ -169,11 +172,6 @@ def _as_byte_array(events) -> np.ndarray:
     except (TypeError, ValueError) as exc:
         raise EventPacketError("event_packet_size", f"EventPacket events must be bytes, got "
                                f"{type(events).__name__}") from exc
-
-
-def _last_before(positions: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """For each index in ``at``, the rank in sorted ``positions`` of the last one ``<= at`` (-1: none)."""
-    return np.searchsorted(positions, at, side="right") - 1
 
 
 class RosClockMapper:
