@@ -190,6 +190,31 @@ def test_ros_time_offsets_follow_the_header_stamps(evt3_messages, mono_messages)
         np.testing.assert_array_equal(decoded.ros_t_ns() - decoded.t_ns, smallest)
 
 
+def test_a_packet_without_events_still_moves_the_stream_clock_on():
+    """A quiet scene: packets of time words only must still tell how far the stream has got, or a
+    window would wait for its deadline on every frame."""
+    decoder = EventPacketDecoder()
+    first = decoder.decode_message(packet(np.array([0x8000 | 1, 0x6000 | 2, 0x0000, 0x2000 | 5], "<u2").tobytes(),
+                                          stamp_ns=10_000_000_000))
+    assert first.end_t_ns == (1 << 12 | 2) * 1000 and first.ros_offset_ns == 10_000_000_000 - first.end_t_ns
+    quiet = decoder.decode_message(packet(np.array([0x6000 | 900, 0x8000 | 2, 0x6000 | 7], "<u2").tobytes(),
+                                          stamp_ns=10_003_000_000))
+    assert len(quiet) == 0 and quiet.end_t_ns == (2 << 12 | 7) * 1000
+    assert quiet.ros_offset_ns == first.ros_offset_ns and quiet.ros_end_ns == quiet.end_t_ns + first.ros_offset_ns
+    mono = EventPacketDecoder().decode_message(packet(b"", encoding="mono", time_base=500, stamp_ns=2000))
+    assert mono.end_t_ns == 500 and mono.ros_end_ns == 2000
+
+
+@needs_kit
+def test_end_time_bounds_every_event_of_the_recording(evt3_messages):
+    decoder = EventPacketDecoder()
+    for msg in evt3_messages:
+        decoded = decoder.decode_message(msg)
+        if len(decoded):
+            assert decoded.end_t_ns >= int(decoded.t_ns.max())
+            assert decoded.ros_end_ns >= int(decoded.ros_t_ns().max())
+
+
 def test_ros_clock_mapper_window_and_restarts():
     from seatrack_ros.modalities.event_packet import RosClockMapper
 
@@ -363,6 +388,26 @@ def test_a_bad_packet_leaves_the_state_alone():
     got = decoder.decode(second, "evt3", 1280, 720)
     assert got.x.tolist() == expected.x.tolist() == [20, 21] and got.y.tolist() == [10, 10]
     assert got.t_ns.tolist() == expected.t_ns.tolist() == [(3 << 12 | 4) * 1000, (3 << 12 | 5) * 1000]
+
+
+def test_a_refused_oversized_packet_leaves_the_state_alone():
+    """A packet refused for its event count must not move the row, vector base or time."""
+    first = np.array([0x8000 | 3, 0x6000 | 4, 0x0000 | 10, 0x3000 | 100], dtype="<u2").tobytes()
+    oversized = np.array([0x8000 | 5, 0x6000 | 6, 0x0000 | 20, 0x3000 | 900] + [0x4FFF] * 2, dtype="<u2").tobytes()
+    after = np.array([0x4001, 0x2000 | 7], dtype="<u2").tobytes()  # one vector event at the base, one single
+    decoder = EventPacketDecoder(max_packet_events=5)
+    decoder.decode(first, "evt3", 1280, 720)
+    with pytest.raises(EventPacketError):
+        decoder.decode(oversized, "evt3", 1280, 720)
+    got = decoder.decode(after, "evt3", 1280, 720)
+    assert got.x.tolist() == [100, 7] and got.y.tolist() == [10, 10]
+    assert got.t_ns.tolist() == [(3 << 12 | 4) * 1000] * 2
+    # refused at a new sensor size: the restart is counted once, when a packet at that size decodes
+    with pytest.raises(EventPacketError):
+        decoder.decode(oversized, "evt3", 640, 480)
+    assert decoder.counters["stream_restarts"] == 0
+    decoder.decode(first, "evt3", 640, 480)
+    assert decoder.counters["stream_restarts"] == 1
 
 
 def test_time_going_backwards_across_packets_is_counted_and_kept():

@@ -148,6 +148,14 @@ def test_sequence_gaps_and_restarts():
     assert (tracker.gaps, tracker.missing, tracker.restarts) == (1, 2, 2)
 
 
+def test_note_sequence_counts_packets_that_were_never_added():
+    buffer = EventWindowBuffer()
+    buffer.add(*events_at([1]), seq=10)
+    buffer.note_sequence(11)  # e.g. a packet the decoder refused
+    buffer.add(*events_at([2]), seq=13)
+    assert (buffer.counters()["sequence_gaps"], buffer.counters()["missing_packets"]) == (1, 1)
+
+
 def test_buffer_counts_sequence_gaps_even_for_rejected_packets():
     buffer = EventWindowBuffer()
     buffer.add(*events_at([1]), seq=1)

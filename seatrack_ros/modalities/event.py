@@ -388,6 +388,12 @@ class EventWindowBuffer:
                 "sequence_restarts": self.sequence.restarts,
             }
 
+    def note_sequence(self, seq: int) -> None:
+        """Record a packet's sequence number without adding events (e.g. for a packet that could not
+        be decoded), so that gaps are still counted."""
+        with self._lock:
+            self.sequence.note(seq)
+
     def add(self, x, y, t_ns, polarity, *, stamp_ns: int | None = None, covers_until_ns: int | None = None,
             seq: int | None = None) -> None:
         """Store one packet of events.

@@ -109,8 +109,11 @@ class DecodedEvents:
     ``trigger_t_ns`` (int64), ``trigger_edge`` (uint8, 1 = rising), ``trigger_id`` (uint8): external
     trigger events. ``complete`` is False when decoding stopped at ``until_ns``; then
     ``consumed_bytes`` says where (decode ``events[consumed_bytes:]`` later to continue) and
-    ``next_time_ns`` is the sensor time at that point. ``ros_offset_ns`` is what to add to ``t_ns`` for
-    the ROS-clock estimate (None when the packet has no event to anchor it).
+    ``next_time_ns`` is the sensor time at that point. ``end_t_ns`` is the sensor time the stream has
+    reached after this packet (evt3: its clock after the last word decoded, even in a packet without
+    events; mono: the last event, or ``time_base``): everything before it has been delivered.
+    ``ros_offset_ns`` is what to add to sensor times for the ROS-clock estimate (None until a packet
+    anchored it).
     """
 
     x: np.ndarray
@@ -128,9 +131,18 @@ class DecodedEvents:
     time_went_backwards: bool = False
     ros_offset_ns: Optional[int] = None
     anchor_t_ns: Optional[int] = None  # the sensor time the header stamp stands for
+    end_t_ns: Optional[int] = None
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
+
+    @property
+    def ros_end_ns(self) -> Optional[int]:
+        """``end_t_ns`` on the ROS clock: the stream has delivered every event before it (pass it to
+        :meth:`EventWindowBuffer.add` as ``covers_until_ns``)."""
+        if self.end_t_ns is None or self.ros_offset_ns is None:
+            return None
+        return self.end_t_ns + self.ros_offset_ns
 
     def ros_t_ns(self) -> np.ndarray:
         """Event times on the ROS clock (int64 ns): ``t_ns + ros_offset_ns``."""
@@ -189,6 +201,11 @@ class RosClockMapper:
     def reset(self) -> None:
         self._candidates.clear()
         self._last_sensor_ns = None
+
+    @property
+    def offset_ns(self) -> Optional[int]:
+        """The offset in use (None before the first packet)."""
+        return self._candidates[0][1] if self._candidates else None
 
     def update(self, stamp_ns: int, sensor_ns: int) -> int:
         """Add one packet's pair; returns the offset to use for it (``ros = sensor + offset``)."""
@@ -259,13 +276,16 @@ class EventPacketDecoder:
         stamp_ns = int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
         result = self.decode(msg.events, msg.encoding, msg.width, msg.height, time_base=msg.time_base,
                              is_bigendian=msg.is_bigendian, until_ns=until_ns)
-        if result.anchor_t_ns is not None:
-            if msg.encoding == "evt3":
+        if msg.encoding == "evt3":
+            if result.anchor_t_ns is not None:
                 if result.time_went_backwards:
                     self.ros_clock.reset()
                 result.ros_offset_ns = self.ros_clock.update(stamp_ns, result.anchor_t_ns)
             else:
-                result.ros_offset_ns = stamp_ns - result.anchor_t_ns
+                # a packet without events (a quiet scene) still moves the clock on
+                result.ros_offset_ns = self.ros_clock.offset_ns
+        elif result.anchor_t_ns is not None:
+            result.ros_offset_ns = stamp_ns - result.anchor_t_ns
         return result
 
     def decode(self, events, encoding: str, width: int, height: int, *, time_base: int = 0,
@@ -308,17 +328,23 @@ class EventPacketDecoder:
         if until_ns is not None and (isinstance(until_ns, bool) or not isinstance(until_ns, (int, np.integer))):
             raise TypeError(f"until_ns must be integer nanoseconds, got {until_ns!r}")
         stream = (encoding, width, height)
-        if self._stream is not None and stream != self._stream:
-            self.counters["stream_restarts"] += 1
-            self.reset()
+        restarting = self._stream is not None and stream != self._stream
         if encoding == "evt3":
             if is_bigendian:
                 raise EventPacketError("event_packet_byte_order", "evt3 EventPacket marked big-endian: the "
                                        "sensor stream is little-endian and no driver sends it otherwise")
-            result = self._decode_evt3(np.frombuffer(data, dtype="<u2"), width, height, until_ns)
+            # Decode on a copy of the state and keep it only if the packet decodes: a refused packet
+            # (e.g. too many events) leaves the stream exactly as it was.
+            state = _Evt3State() if restarting else dataclasses.replace(self._evt3)
+            result = self._decode_evt3(np.frombuffer(data, dtype="<u2"), width, height, until_ns, state)
         else:
             result = self._decode_mono(np.frombuffer(data, dtype=">u8" if is_bigendian else "<u8"),
                                        width, height, time_base, until_ns)
+        if restarting:
+            self.counters["stream_restarts"] += 1
+            self.reset()
+        if encoding == "evt3":
+            self._evt3 = state
         self._stream = stream
         self._account(result)
         return result
@@ -391,21 +417,22 @@ class EventPacketDecoder:
         result.consumed_bytes = 8 * consumed
         result.next_time_ns = next_time
         result.anchor_t_ns = base
+        result.end_t_ns = int(t_ns.max()) if t_ns.shape[0] else base
         return result
 
     # ------------------------------------------------------------------------------- evt3
-    def _decode_evt3(self, words: np.ndarray, width: int, height: int, until_ns) -> DecodedEvents:
+    def _decode_evt3(self, words: np.ndarray, width: int, height: int, until_ns,
+                     state: _Evt3State) -> DecodedEvents:
         # Each piece of state (time, row, vector base) is carried to the words that use it by a
         # running count of the words that set it: the value in force at word i is the k-th setting,
         # k = how many setting words come at or before i (k = 0: the value carried from the previous
         # packet). Cumulative sums and gathers only: no search, no per-word Python.
-        state = self._evt3
         n = int(words.shape[0])
         result = _empty_events()
         if until_ns is not None and state.time_valid and state.time_us() * _US_TO_NS >= until_ns:
             # Already at or past the limit: consume nothing (event_camera_codecs returns 0 here too).
             result.complete = n == 0
-            result.next_time_ns = state.time_us() * _US_TO_NS
+            result.next_time_ns = result.end_t_ns = state.time_us() * _US_TO_NS
             return result
         types = (words >> 12).astype(np.uint8)
         payload = words & np.uint16(0x0FFF)
@@ -544,6 +571,7 @@ class EventPacketDecoder:
 
         anchors = [t[0] for t in (result.t_ns, result.trigger_t_ns) if t.size]
         result.anchor_t_ns = int(min(anchors)) if anchors else None
+        result.end_t_ns = state.time_us() * _US_TO_NS if time_valid else None
         return result
 
 

@@ -117,11 +117,16 @@ class EventFrameRenderer:
             decoded = self.decoder.decode_message(msg)
         except InputError as exc:
             self.summary.bad_packets[exc.kind] = self.summary.bad_packets.get(exc.kind, 0) + 1
+            self.buffer.note_sequence(int(msg.seq))
             return
         self._sensor_hw = (int(msg.height), int(msg.width))
         ros_clock = self.clock == "ros"
         times = decoded.ros_t_ns() if ros_clock else decoded.t_ns
-        covers = int(times.max()) if times.size else (_stamp_ns(msg) if ros_clock else None)
+        # Everything before the stream's clock at the end of this packet has arrived (a packet without
+        # events still moves it on).
+        covers = decoded.ros_end_ns if ros_clock else decoded.end_t_ns
+        if times.size:
+            covers = max(int(times.max()), covers if covers is not None else int(times.max()))
         # On the ROS clock the header stamp is the reference for implausible times; on the sensor
         # clock the buffer falls back to the packet's median time.
         self.buffer.add(decoded.x, decoded.y, times, decoded.polarity,
