@@ -439,3 +439,50 @@ def test_events_outside_the_sensor_and_unknown_words_are_counted():
     assert decoded.x.tolist() == list(range(630, 640)) and set(decoded.y.tolist()) == {5}
     assert decoded.dropped_outside == 4 and decoded.unknown_words == 1
     assert decoder.counters["dropped_outside"] == 4 and decoder.counters["unknown_words"] == 1
+
+
+# ------------------------------------------------------------------------ the node's stream helper
+
+
+def mono_events(times_ns, x0=0):
+    words = [(np.uint64(x0 + k) << np.uint64(32)) | np.uint64(t) for k, t in enumerate(times_ns)]
+    return np.array(words, dtype="<u8").tobytes()
+
+
+def test_event_packet_stream_waits_for_the_packet_that_covers_a_window():
+    import threading
+    import time
+
+    from seatrack_ros.modalities.event_packet import EventPacketStream
+
+    stream = EventPacketStream()
+    base = 1_700_000_000 * 1_000_000_000
+    # packet 0: events at +0, +10 ms, +20 ms (header stamp = ROS time of time_base)
+    stream.add_message(packet(mono_events([0, 10_000_000, 20_000_000]), encoding="mono", width=64, height=8,
+                              time_base=0, stamp_ns=base, seq=0))
+    assert stream.sensor_hw == (8, 64)
+    window = (base, base + 33_000_000)
+    (_, _, t, _), complete = stream.take_window(*window, deadline=time.monotonic() + 0.02)
+    assert not complete and t.tolist() == [base, base + 10_000_000, base + 20_000_000]
+
+    later_window = (base + 33_000_000, base + 66_000_000)
+
+    def driver():
+        time.sleep(0.05)
+        stream.add_message(packet(mono_events([40_000_000, 70_000_000]), encoding="mono", width=64, height=8,
+                                  time_base=0, stamp_ns=base, seq=1))
+
+    thread = threading.Thread(target=driver)
+    thread.start()
+    try:
+        (_, _, t, _), complete = stream.take_window(*later_window, deadline=time.monotonic() + 30)
+    finally:
+        thread.join()
+    assert complete and t.tolist() == [base + 40_000_000]
+    with pytest.raises(EventPacketError):
+        stream.add_message(packet(b"\x00" * 3, encoding="mono", width=64, height=8, stamp_ns=base, seq=3))
+    stream.add_message(packet(mono_events([80_000_000]), encoding="mono", width=64, height=8, stamp_ns=base, seq=5))
+    counters = stream.counters()
+    assert counters["windows_incomplete"] == 1 and counters["windows_waited"] == 1
+    assert counters["event_packet_size"] == 1 and counters["packets"] == 3
+    assert (counters["sequence_gaps"], counters["missing_packets"]) == (2, 2)

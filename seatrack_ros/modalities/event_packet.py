@@ -60,6 +60,7 @@ buffer downstream decides what a late event is worth).
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Optional
 
 import numpy as np
@@ -588,3 +589,73 @@ def _first_and_last_time(result: DecodedEvents) -> tuple[Optional[int], Optional
     if not times:
         return None, None
     return min(int(t[0]) for t in times), max(int(t[-1]) for t in times)
+
+
+class EventPacketStream:
+    """One EventPacket topic as the node uses it: decode each packet, keep its events on the ROS clock
+    in an :class:`~seatrack_ros.modalities.event.EventWindowBuffer`, and hand an RGB frame its window
+    once the stream has delivered it, waiting at most until a deadline.
+
+    ``add_message`` runs in the subscription callback, ``take_window`` in the worker; both are
+    thread-safe. ``counters()`` is a flat dict for ``~/stats``: the decoder's counters (packets,
+    events, refusals by kind, dropped_outside, unknown_words, time_backwards, stream_restarts) and the
+    buffer's (drops by reason, window outcomes, sequence gaps).
+    """
+
+    def __init__(self, *, max_sensor_pixels: int = DEFAULT_MAX_SENSOR_PIXELS,
+                 max_packet_bytes: int = DEFAULT_MAX_PACKET_BYTES,
+                 max_packet_events: int = DEFAULT_MAX_PACKET_EVENTS,
+                 max_buffered_events: int = 5_000_000, max_age_ns: Optional[int] = 2_000_000_000,
+                 max_time_skew_ns: int = 1_000_000_000) -> None:
+        from seatrack_ros.modalities.event import EventWindowBuffer
+
+        self.decoder = EventPacketDecoder(max_sensor_pixels, max_packet_bytes, max_packet_events)
+        self.buffer = EventWindowBuffer(max_buffered_events, max_age_ns, max_packet_events=max_packet_events,
+                                        max_time_skew_ns=max_time_skew_ns)
+        self._sensor_hw: Optional[tuple[int, int]] = None
+        self._lock = threading.Lock()
+
+    @property
+    def sensor_hw(self) -> Optional[tuple[int, int]]:
+        """(height, width) of the last packet that decoded, None before."""
+        with self._lock:
+            return self._sensor_hw
+
+    def add_message(self, msg) -> DecodedEvents:
+        """Decode an EventPacket and store its events. Raises :class:`EventPacketError` (report it by
+        its ``kind``) for a packet that cannot be decoded; its sequence number is recorded anyway."""
+        stamp = msg.header.stamp
+        stamp_ns = int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+        with self._lock:  # packets of one stream decode in arrival order
+            try:
+                decoded = self.decoder.decode_message(msg)
+            except EventPacketError:
+                self.buffer.note_sequence(int(msg.seq))
+                raise
+            self._sensor_hw = (int(msg.height), int(msg.width))
+        times = decoded.ros_t_ns()
+        covers = decoded.ros_end_ns
+        if times.size:
+            newest = int(times.max())
+            covers = newest if covers is None else max(covers, newest)
+        self.buffer.add(decoded.x, decoded.y, times, decoded.polarity, stamp_ns=stamp_ns,
+                        covers_until_ns=covers, seq=int(msg.seq))
+        return decoded
+
+    def take_window(self, t_start_ns: int, t_end_ns: int, deadline: float):
+        """Wait (until ``time.monotonic() >= deadline`` at most) for the window to be complete, then
+        take its events. Returns ``((x, y, t, p), complete)``."""
+        complete = self.buffer.wait_for_window(t_end_ns, deadline)
+        return self.buffer.take(t_start_ns, t_end_ns), complete
+
+    def clear(self) -> None:
+        """Forget stored events and the stream state (after a time jump); counters stay."""
+        with self._lock:
+            self.decoder.reset()
+        self.buffer.clear()
+
+    def counters(self) -> dict[str, int]:
+        with self._lock:
+            merged = dict(self.decoder.counters)
+        merged.update(self.buffer.counters())
+        return merged
