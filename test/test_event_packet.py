@@ -486,3 +486,20 @@ def test_event_packet_stream_waits_for_the_packet_that_covers_a_window():
     assert counters["windows_incomplete"] == 1 and counters["windows_waited"] == 1
     assert counters["event_packet_size"] == 1 and counters["packets"] == 3
     assert (counters["sequence_gaps"], counters["missing_packets"]) == (2, 2)
+
+
+def test_events_field_may_be_any_byte_container():
+    """rclpy gives uint8[] as array.array('B'), rosbags as a numpy array; bytes and views work too."""
+    import array
+
+    raw = good_evt3_words().tobytes()
+    strided = np.zeros(2 * len(raw), np.uint8)
+    strided[::2] = np.frombuffer(raw, np.uint8)
+    for container in (raw, bytearray(raw), memoryview(raw), array.array("B", raw), np.frombuffer(raw, np.uint8),
+                      strided[::2]):
+        decoded = EventPacketDecoder().decode(container, "evt3", 1280, 720)
+        assert decoded.x.tolist() == [20] and decoded.y.tolist() == [10]
+    for bad in (np.zeros((2, 4), np.uint8), np.zeros(4, np.uint16), 12345, "text"):
+        with pytest.raises(EventPacketError) as info:
+            EventPacketDecoder().decode(bad, "evt3", 1280, 720)
+        assert info.value.kind == "event_packet_size"

@@ -41,7 +41,7 @@ _INT32 = np.iinfo(np.int32)
 
 #: Largest sensor (width x height) rendered by default. EVT 3.0 addresses at most 2048 x 2048 pixels
 #: and today's largest event sensors are 1280 x 960; the renderer allocates 4 bytes per pixel, so a
-#: message declaring 20000 x 20000 would cost 1.6 GB before a single event is drawn.
+#: message declaring 20000 x 20000 would cost well over 1.6 GB before a single event is drawn.
 DEFAULT_MAX_SENSOR_PIXELS = 2048 * 2048
 #: Events whose time lies further than this from their packet's reference time (the header stamp, or
 #: the packet's median event time) are dropped as implausible: one event stamped near INT64_MAX would

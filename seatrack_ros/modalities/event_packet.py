@@ -179,9 +179,9 @@ def _as_byte_array(events) -> np.ndarray:
         if events.dtype != np.uint8 or events.ndim != 1:
             raise EventPacketError("event_packet_size", f"EventPacket events must be a 1-D uint8 array, "
                                    f"got {events.dtype} with shape {events.shape}")
-        return events
+        return np.ascontiguousarray(events)
     try:
-        return np.frombuffer(memoryview(events), dtype=np.uint8)
+        return np.frombuffer(memoryview(events).cast("B"), dtype=np.uint8)
     except (TypeError, ValueError) as exc:
         raise EventPacketError("event_packet_size", f"EventPacket events must be bytes, got "
                                f"{type(events).__name__}") from exc
