@@ -503,7 +503,9 @@ class EventPacketDecoder:
         main_time_words_before = time_words_before[start:end]
         event_time_ns = time_after_ns[main_time_words_before[event_at]]
         event_y = row_values[rows_before[event_at]]
-        event_x = (event_payload & np.uint16(0x7FF)).astype(np.int64)
+        event_x = event_payload & np.uint16(0x7FF)
+        if has_vector_words:
+            event_x = event_x.astype(np.int64)  # vector columns are computed in wider integers
         event_polarity = (event_payload >> 11).astype(np.uint8)
 
         # Vector words: the base column and polarity of the last VECT_BASE_X, the base advanced by 12
@@ -539,11 +541,14 @@ class EventPacketDecoder:
             per_word = _POPCOUNT_12[valid_bits]
             total = int(per_word.sum())
             self._check_event_count(total)
-            word_of_event = np.repeat(np.arange(event_at.shape[0]), per_word)
+            # each word's values repeated once per event it holds; the event's bit is the k-th set bit
+            # of its mask, k counting from the word's first event
             first_of_word = np.cumsum(per_word) - per_word
-            bit_index = valid_bits[word_of_event] * 12 + np.arange(total) - first_of_word[word_of_event]
-            xs = (event_x[word_of_event] + _KTH_SET_BIT[bit_index]) & 0xFFFF
-            ys, ts, ps = event_y[word_of_event], event_time_ns[word_of_event], event_polarity[word_of_event]
+            bit_index = np.repeat(valid_bits * 12 - first_of_word, per_word) + np.arange(total)
+            xs = (np.repeat(event_x, per_word) + _KTH_SET_BIT[bit_index]) & 0xFFFF
+            ys = np.repeat(event_y, per_word)
+            ts = np.repeat(event_time_ns, per_word)
+            ps = np.repeat(event_polarity, per_word)
         else:
             total = int(event_at.shape[0])
             self._check_event_count(total)
@@ -553,7 +558,7 @@ class EventPacketDecoder:
         result.dropped_outside = total - kept
         if kept < total:
             xs, ys, ts, ps = xs[inside], ys[inside], ts[inside], ps[inside]
-        result.x, result.y, result.t_ns, result.polarity = xs.astype(np.uint16), ys, ts, ps
+        result.x, result.y, result.t_ns, result.polarity = xs.astype(np.uint16, copy=False), ys, ts, ps
 
         trigger_at = np.flatnonzero(main_types == _EXT_TRIGGER)
         trigger_payload = main_payload[trigger_at]
