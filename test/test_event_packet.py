@@ -10,7 +10,8 @@ from seatrack_ros.errors import InputError
 from seatrack_ros.modalities.event_packet import EventPacketDecoder, EventPacketError
 from event_packet_helpers import DATA, ReferenceEvt3, packet, read_recording, synthetic_evt3
 
-needs_kit = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/ros2-upstream/data (the event recordings) is absent")
+needs_kit = pytest.mark.skipif(not DATA.is_dir(),
+                               reason="../shared/ros2-upstream/data (the event recordings) is absent")
 
 EVT3 = "test_data_evt3_trigger"
 MONO = "test_data_mono_cd"
