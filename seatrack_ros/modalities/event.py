@@ -22,6 +22,8 @@ take the events inside its own window.
 from __future__ import annotations
 
 import threading
+import time
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -36,6 +38,18 @@ _LABEL_ON, _LABEL_OFF = 1, 2
 _PALETTE_BGR = np.array([(BACKGROUND,) * 3, ON_BGR, OFF_BGR], dtype=np.uint8)  # indexed by label
 
 _INT32 = np.iinfo(np.int32)
+
+#: Largest sensor (width x height) rendered by default. EVT 3.0 addresses at most 2048 x 2048 pixels
+#: and today's largest event sensors are 1280 x 960; the renderer allocates 4 bytes per pixel, so a
+#: message declaring 20000 x 20000 would cost well over 1.6 GB before a single event is drawn.
+DEFAULT_MAX_SENSOR_PIXELS = 2048 * 2048
+#: Events whose time lies further than this from their packet's reference time (the header stamp, or
+#: the packet's median event time) are dropped as implausible: one event stamped near INT64_MAX would
+#: otherwise make every later event look stale.
+DEFAULT_MAX_TIME_SKEW_NS = 1_000_000_000
+#: Most events one packet may hold by default (the buffer itself holds up to ``max_events``, 5M).
+#: A driver's 1 ms packet at 100 Mev/s holds 100k.
+DEFAULT_MAX_PACKET_EVENTS = 2_000_000
 
 
 def _as_1d(values, name: str) -> np.ndarray:
@@ -73,14 +87,26 @@ def _polarity_on(values, length: int) -> np.ndarray:
     return array == 1
 
 
-def _check_size(height: int, width: int) -> tuple[int, int]:
+def _check_size(height: int, width: int, max_pixels: int = DEFAULT_MAX_SENSOR_PIXELS) -> tuple[int, int]:
     try:
         height_i, width_i = int(height), int(width)
     except (TypeError, ValueError) as exc:
         raise InputError("shape", f"events: height and width must be integers, got {height!r}, {width!r}") from exc
     if height_i != height or width_i != width or height_i <= 0 or width_i <= 0:
         raise InputError("shape", f"events: height and width must be positive integers, got {height!r}, {width!r}")
+    if height_i * width_i > max_pixels:
+        raise InputError("event_sensor_size", f"events: a {width_i}x{height_i} sensor is above the limit of "
+                         f"{max_pixels} pixels (max_pixels)")
     return height_i, width_i
+
+
+def check_sensor_size(height: int, width: int, max_pixels: int = DEFAULT_MAX_SENSOR_PIXELS) -> tuple[int, int]:
+    """Validate a sensor size a message declares before anything is allocated for it.
+
+    Returns ``(height, width)`` as ints. Raises ``InputError("shape")`` for sizes that are not positive
+    integers and ``InputError("event_sensor_size")`` above ``max_pixels`` (default 2048 x 2048).
+    """
+    return _check_size(height, width, max_pixels)
 
 
 def _window_mask(t, length: int, t_start, t_end) -> np.ndarray | None:
@@ -153,6 +179,7 @@ def render_events(
     t_end=None,
     *,
     drop_out_of_range: bool = False,
+    max_pixels: int = DEFAULT_MAX_SENSOR_PIXELS,
 ) -> np.ndarray:
     """Render events as the VisEvent event frame the RGB-E weights saw in training.
 
@@ -169,6 +196,8 @@ def render_events(
         drop_out_of_range: if False (default) an in-window event outside the image raises
             ``InputError("event_out_of_range")``; if True such events are skipped (count them with
             :func:`count_out_of_range`).
+        max_pixels: largest ``height * width`` rendered; above it ``InputError("event_sensor_size")``
+            is raised before the canvas is allocated.
 
     Returns:
         ``(H, W, 3)`` ``uint8`` in **RGB** order: white (255, 255, 255) where no event fell,
@@ -178,9 +207,9 @@ def render_events(
     Raises:
         InputError: ``"event_input"`` (mismatched lengths, non-integer coordinates, missing ``t``),
             ``"event_polarity"``, ``"event_window"`` (``t_start >= t_end``), ``"shape"`` (bad size),
-            ``"event_out_of_range"``.
+            ``"event_out_of_range"``, ``"event_sensor_size"``.
     """
-    height, width = _check_size(height, width)
+    height, width = _check_size(height, width, max_pixels)
     xs, ys, on = _validated(x, y, t, polarity, t_start, t_end)
     inside = _inside(xs, ys, height, width)
     outside = int(xs.shape[0] - np.count_nonzero(inside))
@@ -203,6 +232,44 @@ def render_events(
     return cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB)
 
 
+class SequenceTracker:
+    """Counts gaps in a stream's message sequence numbers (EventPacket ``seq``).
+
+    ``gaps``: times a number was skipped; ``missing``: how many numbers were skipped in all;
+    ``restarts``: times the number did not increase (a driver restart, a bag looping, a duplicate),
+    after which counting starts again from that number.
+    """
+
+    def __init__(self) -> None:
+        self.gaps = 0
+        self.missing = 0
+        self.restarts = 0
+        self._last: Optional[int] = None
+
+    def note(self, seq: int) -> int:
+        """Record the next sequence number; returns how many were missing before it (0 if none)."""
+        seq = int(seq)
+        missing = 0
+        if self._last is not None:
+            if seq > self._last + 1:
+                missing = seq - self._last - 1
+                self.gaps += 1
+                self.missing += missing
+            elif seq <= self._last:
+                self.restarts += 1
+        self._last = seq
+        return missing
+
+    def reset(self) -> None:
+        self._last = None
+
+
+def _middle_value(times: np.ndarray) -> int:
+    """The packet's median time as an exact integer (a float64 median would round epoch nanoseconds)."""
+    middle = times.shape[0] // 2
+    return int(np.partition(times, middle)[middle])
+
+
 class EventWindowBuffer:
     """Holds incoming event packets until the RGB frame whose window they belong to takes them.
 
@@ -213,30 +280,66 @@ class EventWindowBuffer:
       on the assumption that later frames ask for later windows; events at or after ``t_end_ns`` stay
       for the next frame. The count is in ``discarded_before_window``.
     - At most ``max_events`` events are kept; when an :meth:`add` goes over, the oldest-arrived events
-      are dropped first and counted in ``dropped_overflow``.
+      are dropped first and counted in ``dropped_overflow``. A single packet above
+      ``max_packet_events`` is refused whole before anything is copied (``InputError
+      "event_packet_too_large"``, counted in ``rejected_too_large``).
     - With ``max_age_ns``, events older than ``newest timestamp seen - max_age_ns`` are dropped on
       :meth:`add` (useful when RGB frames stop arriving) and counted in ``dropped_stale``.
+
+    Implausible times cannot blind the stream: each packet's events are checked against a reference
+    time, the ``stamp_ns`` the caller passes (the message's header stamp) or else the packet's median
+    event time, and events further than ``max_time_skew_ns`` from it are dropped and counted in
+    ``dropped_far_from_stamp``, so they never become the "newest" time the staleness rule measures
+    from. Events that arrive after a window covering their time was taken are counted in
+    ``late_events``; those older than that window's start can serve no later window and are dropped
+    (``dropped_late``).
+
+    Bounded wait: a window ``[t_start, t_end)`` is complete once the stream is known to have
+    delivered everything before ``t_end``, i.e. once a packet reaching ``t_end`` arrived (its newest
+    event, or the ``covers_until_ns`` the caller passes, e.g. the header stamp of an empty packet).
+    :meth:`window_complete` asks without waiting; :meth:`wait_for_window` waits up to a deadline
+    and counts the outcome (``windows_ready``, ``windows_waited``, ``windows_incomplete``).
+    Sequence numbers passed to :meth:`add` are checked for gaps (``sequence_gaps``,
+    ``missing_packets``, ``sequence_restarts``). :meth:`counters` returns all counters as a dict.
 
     Packets need not be in time order; windows are selected by timestamp, not position. All methods
     are safe to call from several threads (ROS callbacks on a multi-threaded executor).
     """
 
-    def __init__(self, max_events: int = 5_000_000, max_age_ns: int | None = None) -> None:
+    def __init__(self, max_events: int = 5_000_000, max_age_ns: int | None = None, *,
+                 max_packet_events: int = DEFAULT_MAX_PACKET_EVENTS,
+                 max_time_skew_ns: int = DEFAULT_MAX_TIME_SKEW_NS) -> None:
         if isinstance(max_events, bool) or not isinstance(max_events, (int, np.integer)) or max_events <= 0:
             raise InputError("event_buffer_config", f"max_events must be a positive integer, got {max_events!r}")
         if max_age_ns is not None and (
             isinstance(max_age_ns, bool) or not isinstance(max_age_ns, (int, np.integer)) or max_age_ns <= 0
         ):
             raise InputError("event_buffer_config", f"max_age_ns must be a positive integer or None, got {max_age_ns!r}")
+        for name, value in (("max_packet_events", max_packet_events), ("max_time_skew_ns", max_time_skew_ns)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+                raise InputError("event_buffer_config", f"{name} must be a positive integer, got {value!r}")
         self.max_events = int(max_events)
         self.max_age_ns = None if max_age_ns is None else int(max_age_ns)
+        self.max_packet_events = int(max_packet_events)
+        self.max_time_skew_ns = int(max_time_skew_ns)
         self.dropped_overflow = 0
         self.dropped_stale = 0
         self.discarded_before_window = 0
+        self.dropped_far_from_stamp = 0
+        self.dropped_late = 0
+        self.late_events = 0
+        self.rejected_too_large = 0
+        self.windows_ready = 0
+        self.windows_waited = 0
+        self.windows_incomplete = 0
+        self.sequence = SequenceTracker()
         self._packets: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self._count = 0
         self._newest_t_ns: int | None = None
+        self._covered_until_ns: int | None = None
+        self._taken_window: tuple[int, int] | None = None  # the last window taken, (start, end)
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
 
     def __len__(self) -> int:
         with self._lock:
@@ -248,14 +351,51 @@ class EventWindowBuffer:
         with self._lock:
             return self._newest_t_ns
 
+    @property
+    def covered_until_ns(self) -> int | None:
+        """Time before which the stream has delivered everything it will (see the class docstring)."""
+        with self._lock:
+            return self._covered_until_ns
+
     def clear(self) -> None:
         """Forget all stored events (e.g. after a time jump such as a bag restart); counters stay."""
         with self._lock:
             self._packets.clear()
             self._count = 0
             self._newest_t_ns = None
+            self._covered_until_ns = None
+            self._taken_window = None
+            self.sequence.reset()
+            self._arrived.notify_all()
 
-    def add(self, x, y, t_ns, polarity) -> None:
+    def counters(self) -> dict[str, int]:
+        """Every drop and window counter, plus the events held now (for the node's ``~/stats``)."""
+        with self._lock:
+            return {
+                "buffered": self._count,
+                "dropped_overflow": self.dropped_overflow,
+                "dropped_stale": self.dropped_stale,
+                "discarded_before_window": self.discarded_before_window,
+                "dropped_far_from_stamp": self.dropped_far_from_stamp,
+                "dropped_late": self.dropped_late,
+                "late_events": self.late_events,
+                "rejected_too_large": self.rejected_too_large,
+                "windows_ready": self.windows_ready,
+                "windows_waited": self.windows_waited,
+                "windows_incomplete": self.windows_incomplete,
+                "sequence_gaps": self.sequence.gaps,
+                "missing_packets": self.sequence.missing,
+                "sequence_restarts": self.sequence.restarts,
+            }
+
+    def note_sequence(self, seq: int) -> None:
+        """Record a packet's sequence number without adding events (e.g. for a packet that could not
+        be decoded), so that gaps are still counted."""
+        with self._lock:
+            self.sequence.note(seq)
+
+    def add(self, x, y, t_ns, polarity, *, stamp_ns: int | None = None, covers_until_ns: int | None = None,
+            seq: int | None = None) -> None:
         """Store one packet of events.
 
         Args:
@@ -263,10 +403,20 @@ class EventWindowBuffer:
             t_ns: 1-D integer array, timestamps in nanoseconds (int64). Floats are refused because a
                 float64 cannot hold present-day epoch nanoseconds exactly.
             polarity: 1-D bool, or integers 0/1 or -1/1 (1/True = ON).
+            stamp_ns: the packet's header stamp; events further than ``max_time_skew_ns`` from it are
+                dropped (counted). Without it the packet's median event time is the reference.
+            covers_until_ns: the stream has delivered everything before this time once this packet is
+                in (default: the packet's newest kept event). Pass the header stamp for packets whose
+                stamp marks their end, or for empty packets, so a quiet scene still completes windows.
+            seq: the message's sequence number, checked for gaps.
 
         Raises:
-            InputError: ``"event_input"`` or ``"event_polarity"``; nothing is stored in that case.
+            InputError: ``"event_input"``, ``"event_polarity"`` or ``"event_packet_too_large"``;
+            nothing is stored in that case (a sequence number given is still recorded).
         """
+        if seq is not None:
+            with self._lock:
+                self.sequence.note(seq)
         xs = _coordinates(x, "x")
         ys = _coordinates(y, "y")
         times = _as_1d(t_ns, "t_ns")
@@ -275,6 +425,11 @@ class EventWindowBuffer:
             raise InputError(
                 "event_input", f"events: x, y, t_ns have {length}, {ys.shape[0]}, {times.shape[0]} entries"
             )
+        if length > self.max_packet_events:
+            with self._lock:
+                self.rejected_too_large += 1
+            raise InputError("event_packet_too_large", f"events: a packet of {length} events is above the limit "
+                             f"of {self.max_packet_events} (max_packet_events)")
         if times.dtype.kind not in "iu":
             raise InputError("event_input", f"events: t_ns must be integer nanoseconds, got {times.dtype}")
         if times.dtype == np.uint64 and length and int(times.max()) > np.iinfo(np.int64).max:
@@ -283,23 +438,87 @@ class EventWindowBuffer:
             if coords.dtype.itemsize >= 4 and length and (coords.min() < _INT32.min or coords.max() > _INT32.max):
                 raise InputError("event_input", f"events: {name} does not fit in int32")
         on = _polarity_on(polarity, length)
-        if length == 0:
-            return
-        packet = (
-            xs.astype(np.int32),
-            ys.astype(np.int32),
-            times.astype(np.int64),
-            on.astype(bool, copy=True),
-        )
+        for name, value in (("stamp_ns", stamp_ns), ("covers_until_ns", covers_until_ns)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+                raise InputError("event_input", f"events: {name} must be integer ns, got {value!r}")
+        times = times.astype(np.int64)
+        keep = None
+        far = 0
+        if length:
+            reference = int(stamp_ns) if stamp_ns is not None else _middle_value(times)
+            # |t - reference| <= skew, written so that no int64 subtraction can overflow
+            lowest = max(reference - self.max_time_skew_ns, np.iinfo(np.int64).min)
+            highest = min(reference + self.max_time_skew_ns, np.iinfo(np.int64).max)
+            keep = (times >= lowest) & (times <= highest)
+            far = length - int(np.count_nonzero(keep))
         with self._lock:
-            self._packets.append(packet)
-            self._count += length
-            packet_newest = int(packet[2].max())
-            if self._newest_t_ns is None or packet_newest > self._newest_t_ns:
-                self._newest_t_ns = packet_newest
-            if self.max_age_ns is not None:
-                self.dropped_stale += self._discard_older_than(self._newest_t_ns - self.max_age_ns)
-            self._enforce_max_events()
+            self.dropped_far_from_stamp += far
+            late = 0
+            if length and self._taken_window is not None:
+                taken_start, taken_end = self._taken_window
+                arrived_late = times < taken_end
+                if keep is not None:
+                    arrived_late &= keep
+                late = int(np.count_nonzero(arrived_late))
+                if late:
+                    self.late_events += late
+                    useless = arrived_late & (times < taken_start)
+                    dropped = int(np.count_nonzero(useless))
+                    if dropped:
+                        self.dropped_late += dropped
+                        keep = ~useless if keep is None else keep & ~useless
+            if keep is not None and not keep.all():
+                xs, ys, times, on = xs[keep], ys[keep], times[keep], on[keep]
+            covered = covers_until_ns
+            if times.shape[0]:
+                packet = (
+                    xs.astype(np.int32),
+                    ys.astype(np.int32),
+                    times,  # already a copy (astype above)
+                    on.astype(bool, copy=True),
+                )
+                self._packets.append(packet)
+                self._count += packet[2].shape[0]
+                packet_newest = int(packet[2].max())
+                if self._newest_t_ns is None or packet_newest > self._newest_t_ns:
+                    self._newest_t_ns = packet_newest
+                if covered is None:
+                    covered = packet_newest
+                if self.max_age_ns is not None:
+                    self.dropped_stale += self._discard_older_than(self._newest_t_ns - self.max_age_ns)
+                self._enforce_max_events()
+            if covered is not None and (self._covered_until_ns is None or int(covered) > self._covered_until_ns):
+                self._covered_until_ns = int(covered)
+            self._arrived.notify_all()
+
+    def window_complete(self, t_end_ns: int) -> bool:
+        """True once the stream has delivered every event before ``t_end_ns`` (no waiting, no counting)."""
+        with self._lock:
+            return self._covered_until_ns is not None and self._covered_until_ns >= t_end_ns
+
+    def wait_for_window(self, t_end_ns: int, deadline: float, *, clock=time.monotonic) -> bool:
+        """Wait until the window ending at ``t_end_ns`` is complete, or until ``clock() >= deadline``.
+
+        ``deadline`` is a value of ``clock`` (``time.monotonic()`` seconds by default), so the caller
+        bounds the wait: e.g. ``time.monotonic() + event_wait_timeout``. Returns True if the window is
+        complete; False if the deadline passed first (then render what is there: the rest of the
+        window's events will arrive late and be counted as such). Counted in ``windows_ready``
+        (complete at once), ``windows_waited`` (complete after waiting) or ``windows_incomplete``.
+        """
+        with self._lock:
+            waited = False
+            while self._covered_until_ns is None or self._covered_until_ns < t_end_ns:
+                remaining = deadline - clock()
+                if remaining <= 0:
+                    self.windows_incomplete += 1
+                    return False
+                waited = True
+                self._arrived.wait(timeout=remaining)
+            if waited:
+                self.windows_waited += 1
+            else:
+                self.windows_ready += 1
+            return True
 
     def take(self, t_start_ns: int, t_end_ns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Return the events with ``t_start_ns <= t < t_end_ns`` and discard everything older than
@@ -326,6 +545,8 @@ class EventWindowBuffer:
                 if mask.any():
                     selected.append((xs[mask], ys[mask], times[mask], on[mask]))
             self.discarded_before_window += self._discard_older_than(t_start_ns)
+            if self._taken_window is None or t_end_ns > self._taken_window[1]:
+                self._taken_window = (t_start_ns, t_end_ns)
         if not selected:
             return (
                 np.empty(0, np.int32),
