@@ -82,3 +82,15 @@ def test_validate_box_uses_the_last_frame_size():
     assert err.value.kind == "box_outside"
     with pytest.raises(InputError):
         session.validate_box((1, 1, 0, 10))
+
+
+def test_offer_init_answers_like_the_node():
+    session = TrackingSession(RefusingTracker())
+    first = session.offer_init((1, 2, 10, 12), "service")
+    assert first == (True, 1, "accepted; checked against the next frame", False)
+    assert session.offer_init((1, 2, 0, 12), "service")[:2] == (False, 0)
+    session.step(RGB, RGB)
+    again = session.offer_init((1, 2, 10, 12), "service")
+    assert again == (True, 2, "accepted; tracking starts on the next frame with track id 2", True)
+    refused = session.offer_init((500, 2, 10, 12), "service")
+    assert not refused.accepted and refused.message.startswith("rejected: ") and "outside" in refused.message

@@ -40,15 +40,16 @@ from std_srvs.srv import Trigger
 from seatrack_ros.errors import CheckpointError, ConfigError, InputError
 from seatrack_ros.msg import EventArray, InitBox, Target
 from seatrack_ros.ros import qos
-from seatrack_ros.ros.params import HELP, PARAMETERS, NodeConfig, declare_parameters, one_line, read_config
+from seatrack_ros.ros.messages import image_message, target_message
+from seatrack_ros.ros.params import HELP, PARAMETERS, NodeConfig, declare_parameters, load_node_tracker, node_config, one_line
 from seatrack_ros.ros.typesupport_path import preload_typesupport
 from seatrack_ros.srv import SetInitBox
 from seatrack_ros.streams.aux import AuxPreparer
 from seatrack_ros.streams.debug_view import draw_debug_view
 from seatrack_ros.streams.event_packets import EventFrames
-from seatrack_ros.streams.image_conversions import decode_image, fill_image_msg, to_rgb8
+from seatrack_ros.streams.image_conversions import decode_image, to_rgb8
 from seatrack_ros.streams.latency import LatencyLog, summary_line
-from seatrack_ros.streams.monitor import APART_STREAK, StreamMonitor
+from seatrack_ros.streams.monitor import StreamMonitor, streams_apart_text, time_jump_text
 from seatrack_ros.streams.problems import ProblemCounter
 from seatrack_ros.streams.stamps import header_stamp_ns
 from seatrack_ros.streams.sync import MatchedPair, StampSynchronizer
@@ -75,27 +76,13 @@ class SeaTrackNode(Node):
         super().__init__("seatrack", **node_kwargs)
         log = self.get_logger()
         declare_parameters(self)
-        self.config: NodeConfig = read_config({n: self.get_parameter(n).value for n in PARAMETERS},
-                                              self.resolve_topic_name)
-        cfg = self.config
+        self.config = cfg = node_config(self)
         self.problems = ProblemCounter(log.warning)
-        started = time.perf_counter()
-        # torch is imported only now, so a bad parameter fails fast.
-        from seatrack_ros.tracker import TrackingSession, load_tracker
+        self._tracker, self.test_weights = load_node_tracker(cfg, log)
+        from seatrack_ros.tracker import TrackingSession  # torch, once the parameters are known good
 
-        self._tracker, self.test_weights = load_tracker(
-            cfg.modality, cfg.checkpoint or None, cfg.lora_merged, cfg.device, half=cfg.half,
-            cuda_graphs=cfg.cuda_graphs, compile_network=cfg.compile_network)
-        if self.test_weights:
-            log.warning("No checkpoint given: running DETERMINISTIC TEST WEIGHTS. The boxes mean nothing; "
-                        "every Target is marked test_weights=true. Set the 'checkpoint' parameter for "
-                        "real tracking.")
-        log.info(f"model loaded in {time.perf_counter() - started:.1f} s on {self._tracker.device}"
-                 f"{' float16' if self._tracker.half else ''}"
-                 f"{' with CUDA graphs' if self._tracker.cuda_graphs else ''}"
-                 f"{'' if self.test_weights else f' from {cfg.checkpoint}'}")
         self.session = TrackingSession(self._tracker)
-        self._sync: StampSynchronizer[Received, Received] = StampSynchronizer(cfg.sync_slop, cfg.sync_queue_size)
+        self._sync: StampSynchronizer = StampSynchronizer(cfg.sync_slop, cfg.sync_queue_size)
         self._monitor = StreamMonitor(cfg.sync_slop)
         self._events = EventFrames(cfg.event_max_window_ns) if cfg.aux_transport == "events" else None
         self._prepare_aux = AuxPreparer(cfg.modality, cfg.homography, cfg.mono16_range, info=log.info)
@@ -145,8 +132,7 @@ class SeaTrackNode(Node):
         """Reset the synchroniser when a stamp lies far behind the newest one seen on its stream."""
         back_ns = self._monitor.time_jump(stream, stamp_ns)
         if back_ns:
-            self.problems.report("time_jump", f"{stream} stamps jumped back by {back_ns / 1e9:.1f} s "
-                                 "(looping bag or restarted clock?); synchroniser reset")
+            self.problems.report("time_jump", time_jump_text(stream, back_ns))
             self._sync.reset()
             if self._events is not None:
                 self._events.clear()
@@ -155,10 +141,7 @@ class SeaTrackNode(Node):
         """Report streams whose stamps keep differing by more than sync_slop (clocks not synchronised)."""
         offset_ns = self._monitor.note_match(stream, matched)
         if offset_ns is not None:
-            self.problems.report(
-                "streams_apart", f"RGB and aux stamps differ by {offset_ns / 1e9:+.3f} s (RGB - aux) and "
-                f"nothing matched for {APART_STREAK}+ messages per stream; are the cameras' clocks "
-                f"synchronised? (sync_slop {self.config.sync_slop} s)")
+            self.problems.report("streams_apart", streams_apart_text(offset_ns, self.config.sync_slop))
 
     def _on_rgb(self, msg) -> None:
         received_ns = self.get_clock().now().nanoseconds
@@ -191,30 +174,22 @@ class SeaTrackNode(Node):
 
     # ---------------------------------------------------------------------------- init / reset
     def _on_init_topic(self, msg: InitBox) -> None:
-        try:
-            box, against_frame = self.session.validate_box((msg.x, msg.y, msg.width, msg.height))
-        except InputError as exc:
-            self.get_logger().warning(f"init box on {self.resolve_topic_name('~/init')} rejected: {exc}")
-            return
-        track_id = self.session.request_init(box, "init topic")
-        checked = "" if against_frame else "; checked against the next frame"
-        self.get_logger().info(f"init box {box} accepted (track id {track_id}){checked}")
+        box = (msg.x, msg.y, msg.width, msg.height)
+        offer = self.session.offer_init(box, "init topic")
+        if not offer.accepted:
+            self.get_logger().warning(f"init box on {self.resolve_topic_name('~/init')} {offer.message}")
+        else:
+            checked = "" if offer.checked_against_frame else "; checked against the next frame"
+            self.get_logger().info(f"init box {box} accepted (track id {offer.track_id}){checked}")
 
     def _on_set_init_box(self, request, response):
         box = (request.x, request.y, request.width, request.height)
-        try:
-            box, against_frame = self.session.validate_box(box)
-        except InputError as exc:
-            response.success, response.message, response.track_id = False, f"rejected: {exc}", 0
+        offer = self.session.offer_init(box, "set_init_box service")
+        response.success, response.track_id, response.message = offer.accepted, offer.track_id, offer.message
+        if offer.accepted:  # two call sites: an rclpy logger call site keeps one severity
+            self.get_logger().info(f"set_init_box {box} {response.message}")
+        else:
             self.get_logger().warning(f"set_init_box {box} {response.message}")
-            return response
-        response.track_id = self.session.request_init(box, "set_init_box service")
-        response.success = True
-        # Before the first frame its size is unknown: a box outside that frame is rejected by the
-        # worker (counted as init_rejected, reason in ~/stats last_init_error).
-        response.message = (f"accepted; tracking starts on the next frame with track id {response.track_id}"
-                            if against_frame else "accepted; checked against the next frame")
-        self.get_logger().info(f"set_init_box {box} {response.message}")
         return response
 
     def _on_reset(self, request, response):
@@ -263,24 +238,14 @@ class SeaTrackNode(Node):
             self.get_logger().info(f"tracking {step.box} as track {step.track_id} ({step.source})")
         t_model = time.perf_counter()
 
-        msg = Target()
-        msg.header = rgb_item.msg.header
-        msg.x, msg.y, msg.width, msg.height = step.box
-        msg.confidence, msg.status, msg.track_id = step.confidence, int(step.status), step.track_id
-        msg.test_weights = self.test_weights
-        msg.dropped_pairs = self._sync.stats().superseded
-        parts = {"transport": transport, "sync": sync_wait, "encoding": t_encoded - t_taken,
-                 "model": t_model - t_encoded, "publish": time.perf_counter() - t_model}
-        msg.latency, msg.latency_transport, msg.latency_sync = sum(parts.values()), transport, sync_wait
-        msg.latency_encoding, msg.latency_model, msg.latency_publish = parts["encoding"], parts["model"], parts["publish"]
+        parts = dict(transport=transport, sync=sync_wait, encoding=t_encoded - t_taken, model=t_model - t_encoded)
+        parts["publish"] = time.perf_counter() - t_model
+        msg = target_message(rgb_item.msg.header, step, self.test_weights, self._sync.stats().superseded, parts)
         self.target_pub.publish(msg)
         self._latency.add(parts)
         if self.get_parameter("publish_debug_image").value and self.debug_pub.get_subscription_count() > 0:
-            debug = Image(header=msg.header)
-            box = (msg.x, msg.y, msg.width, msg.height)
-            fill_image_msg(debug, draw_debug_view(rgb, aux, self.config.modality, box, msg.confidence,
-                                                  msg.status, msg.track_id, self.test_weights), "rgb8")
-            self.debug_pub.publish(debug)
+            view = draw_debug_view(rgb, aux, self.config.modality, msg)  # the box as published (float32)
+            self.debug_pub.publish(image_message(msg.header, view))
 
     # ---------------------------------------------------------------------------------- stats
     def stats(self) -> dict[str, Any]:

@@ -233,3 +233,31 @@ HELP = """usage: seatrack-node [--ros-args -p NAME:=VALUE ... | --params-file FI
 Tracks one target in RGB + thermal / depth / event frames and publishes ~/target (seatrack_ros/Target).
 Parameters (docs/ros.md has the table; config/*.yaml the per-modality settings):
 """ + "\n".join(f"  {name:<22} {descriptor.description}" for name, (_, descriptor) in PARAMETERS.items())
+
+
+def node_config(node) -> NodeConfig:
+    """`read_config` on the parameters declared on ``node``."""
+    return read_config({name: node.get_parameter(name).value for name in PARAMETERS}, node.resolve_topic_name)
+
+
+TEST_WEIGHTS_WARNING = ("No checkpoint given: running DETERMINISTIC TEST WEIGHTS. The boxes mean nothing; every "
+                        "Target is marked test_weights=true. Set the 'checkpoint' parameter for real tracking.")
+
+
+def load_node_tracker(cfg: NodeConfig, log):
+    """The tracker for ``cfg`` (`seatrack_ros.tracker.load_tracker`; torch is imported only now, so a
+    bad parameter fails fast), with the start-up lines on ``log``. Returns (tracker, test_weights)."""
+    import time
+
+    from seatrack_ros.tracker import load_tracker
+
+    started = time.perf_counter()
+    tracker, test_weights = load_tracker(cfg.modality, cfg.checkpoint or None, cfg.lora_merged, cfg.device,
+                                         half=cfg.half, cuda_graphs=cfg.cuda_graphs,
+                                         compile_network=cfg.compile_network)
+    if test_weights:
+        log.warning(TEST_WEIGHTS_WARNING)
+    log.info(f"model loaded in {time.perf_counter() - started:.1f} s on {tracker.device}"
+             f"{' float16' if tracker.half else ''}{' with CUDA graphs' if tracker.cuda_graphs else ''}"
+             f"{'' if test_weights else f' from {cfg.checkpoint}'}")
+    return tracker, test_weights

@@ -10,12 +10,15 @@ _STATUS_STYLE = {1: ((0, 220, 0), "TRACKING"), 2: ((255, 140, 0), "LOST")}
 _WAITING_STYLE = ((160, 160, 160), "WAITING FOR INIT")
 
 
-def draw_debug_view(rgb: np.ndarray, aux: np.ndarray, modality: str, box, confidence: float, status: int,
-                    track_id: int, test_weights: bool) -> np.ndarray:
+def draw_debug_view(rgb: np.ndarray, aux: np.ndarray, modality: str, target) -> np.ndarray:
     """(H, 2W, 3) uint8 RGB: the frame with the box, then the encoded aux image with the same box.
 
-    The depth encoding is BGR (what the network was trained on); it is shown in RGB here.
+    target: what was published (anything with ``x, y, width, height, confidence, status, track_id,
+    test_weights``, e.g. seatrack_ros/Target). The depth encoding is BGR (what the network was trained
+    on); it is shown in RGB here.
     """
+    box, confidence, status = (target.x, target.y, target.width, target.height), target.confidence, target.status
+    track_id, test_weights = target.track_id, target.test_weights
     if modality == "depth":
         aux = cv2.cvtColor(aux, cv2.COLOR_BGR2RGB)
     canvas = np.concatenate([rgb, aux], axis=1)

@@ -76,3 +76,13 @@ class StreamMonitor:
                 self._streak = {name: 0 for name in STREAMS}  # count each streak once
                 return offset_ns
             return None
+
+
+def time_jump_text(stream: str, back_ns: int) -> str:
+    return (f"{stream} stamps jumped back by {back_ns / 1e9:.1f} s (looping bag or restarted clock?); "
+            "synchroniser reset")
+
+
+def streams_apart_text(offset_ns: int, slop_s: float) -> str:
+    return (f"RGB and aux stamps differ by {offset_ns / 1e9:+.3f} s (RGB - aux) and nothing matched for "
+            f"{APART_STREAK}+ messages per stream; are the cameras' clocks synchronised? (sync_slop {slop_s} s)")

@@ -12,7 +12,7 @@ import enum
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
@@ -54,6 +54,16 @@ class StepResult:
     source: str = ""
 
 
+class InitOffer(NamedTuple):
+    """The answer to an init request: accepted, its track id (0 if not), the message, and whether the
+    box was checked against a frame already (False before the first frame)."""
+
+    accepted: bool
+    track_id: int
+    message: str
+    checked_against_frame: bool
+
+
 class TrackingSession:
     """Drives one tracker (`SEATracker` or anything with ``initialize``/``track``/``reset``).
 
@@ -82,6 +92,21 @@ class TrackingSession:
         with self._lock:
             hw = self._frame_hw
         return check_box(box, hw if hw is not None else _UNKNOWN_HW), hw is not None
+
+    def offer_init(self, box, source: str) -> InitOffer:
+        """`validate_box` then `request_init`, with the answer for whoever asked.
+
+        Before the first frame its size is unknown: a box outside that frame is then rejected by
+        `step` (``init_error``).
+        """
+        try:
+            box, against_frame = self.validate_box(box)
+        except InputError as exc:
+            return InitOffer(False, 0, f"rejected: {exc}", False)
+        track_id = self.request_init(box, source)
+        if against_frame:
+            return InitOffer(True, track_id, f"accepted; tracking starts on the next frame with track id {track_id}", True)
+        return InitOffer(True, track_id, "accepted; checked against the next frame", False)
 
     def request_init(self, box, source: str = "init") -> int:
         """Track ``box`` from the next frame on; returns the track id it will get (ids only grow)."""
