@@ -18,8 +18,12 @@ def find_golden(explicit: str | os.PathLike | None = None) -> Path:
     """The reference fixtures: ``explicit``, else $SEATRACK_GOLDEN_DIR, else shared/golden in or beside
     the checkout. Raises FileNotFoundError when none holds model_io.npz."""
     here = Path(__file__).resolve().parents[1]
-    candidates = [explicit, os.environ.get("SEATRACK_GOLDEN_DIR"), here / "shared" / "golden",
-                  here.parent / "shared" / "golden"]
+    candidates = [
+        explicit,
+        os.environ.get("SEATRACK_GOLDEN_DIR"),
+        here / "shared" / "golden",
+        here.parent / "shared" / "golden",
+    ]
     for candidate in candidates:
         if candidate and (Path(candidate) / "model_io.npz").is_file():
             return Path(candidate)
@@ -35,8 +39,9 @@ def tiny_model(seed: int = 0):
     return build_tiny_model(seed)
 
 
-def synthetic_pairs(count: int, height: int = 512, width: int = 640, modality: str = "thermal", seed: int = 0
-                    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], tuple[float, float, float, float]]:
+def synthetic_pairs(
+    count: int, height: int = 512, width: int = 640, modality: str = "thermal", seed: int = 0
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], tuple[float, float, float, float]]:
     """``count`` (rgb, aux) HxWx3 uint8 pairs, aux encoded for ``modality`` as the tracker takes it,
     and the first frame's ground-truth (x, y, w, h) box."""
     from seatrack_ros.streams.aux import prepare_aux
@@ -47,5 +52,7 @@ def synthetic_pairs(count: int, height: int = 512, width: int = 640, modality: s
     for frame in frames:
         data = frame.events if modality == "event" else frame.aux
         encoding = None if modality == "event" else frame.aux_encoding
-        pairs.append((frame.rgb, prepare_aux(modality, data, encoding, (height, width), sensor_hw=(height, width))))
+        pairs.append(
+            (frame.rgb, prepare_aux(modality, data, encoding, (height, width), sensor_hw=(height, width)))
+        )
     return pairs, frames[0].box

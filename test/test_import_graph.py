@@ -32,8 +32,16 @@ ALLOWED = {
     "ros": {"errors", "model", "tracker", "modalities", "streams", "msg", "srv"},
 }
 # third-party packages that only some layers may import
-RESTRICTED = {"rclpy": {"ros"}, "rosbags": {"offline"}, "launch": {"ros"}, "launch_ros": {"ros"},
-              "sensor_msgs": {"ros"}, "std_msgs": {"ros"}, "std_srvs": {"ros"}, "rcl_interfaces": {"ros"}}
+RESTRICTED = {
+    "rclpy": {"ros"},
+    "rosbags": {"offline"},
+    "launch": {"ros"},
+    "launch_ros": {"ros"},
+    "sensor_msgs": {"ros"},
+    "std_msgs": {"ros"},
+    "std_srvs": {"ros"},
+    "rcl_interfaces": {"ros"},
+}
 
 
 def _modules():
@@ -106,7 +114,9 @@ def test_layers_import_only_what_they_may(module):
 def test_the_checker_finds_forbidden_imports(tmp_path):
     """Negative control: a streams module importing the node, rclpy or torch's tracker is flagged."""
     source = tmp_path / "bad.py"
-    source.write_text("import rclpy\nfrom ..ros import node\n\ndef f():\n    from ..tracker import SEATracker\n")
+    source.write_text(
+        "import rclpy\nfrom ..ros import node\n\ndef f():\n    from ..tracker import SEATracker\n"
+    )
     names = _imports("seatrack_ros.streams.bad", source)
     assert {"rclpy", "seatrack_ros.ros", "seatrack_ros.tracker"} <= names
     assert len(_violations("seatrack_ros.streams.bad", names)) == 5  # rclpy; ros, ros.node; tracker, its name
@@ -121,7 +131,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state:
                 found = visit(nxt)
                 if found:
@@ -144,7 +154,8 @@ def test_no_cycle_between_layers():
         layer = _layer(module)
         if layer:
             graph.setdefault(layer, set()).update(
-                t for t in (_layer(n) for n in names) if t and t != layer and t in ALLOWED)
+                t for t in (_layer(n) for n in names) if t and t != layer and t in ALLOWED
+            )
     assert _cycle(graph) is None, f"import cycle between layers: {_cycle(graph)}"
 
 

@@ -19,11 +19,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_released_variants_name_modality_file_and_convention():
-    facts = {name: (VARIANTS[name].modality, VARIANTS[name].release_file, VARIANTS[name].lora_merged)
-             for name in RELEASED_VARIANTS}
-    assert facts == {"rgbt": ("thermal", "SEATrack_ep0060.pth.tar", True),
-                     "rgbd": ("depth", "SEATrack_ep0025.pth.tar", True),
-                     "rgbe": ("event", "SEATrack_ep0045.pth.tar", False)}
+    facts = {
+        name: (VARIANTS[name].modality, VARIANTS[name].release_file, VARIANTS[name].lora_merged)
+        for name in RELEASED_VARIANTS
+    }
+    assert facts == {
+        "rgbt": ("thermal", "SEATrack_ep0060.pth.tar", True),
+        "rgbd": ("depth", "SEATrack_ep0025.pth.tar", True),
+        "rgbe": ("event", "SEATrack_ep0045.pth.tar", False),
+    }
     assert variant_for_modality("event").name == "rgbe"
     with pytest.raises(ConfigError):
         variant_for_modality("sonar")
@@ -40,9 +44,14 @@ def test_config_files_agree_with_the_registry(variant):
 
 def test_docs_name_only_the_released_files():
     released = {VARIANTS[name].release_file for name in RELEASED_VARIANTS} | {"OSTrack_ep0300.pth.tar"}
-    texts = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "launch").glob("*.py")),
-             ROOT / "seatrack_ros" / "offline" / "run.py", ROOT / "seatrack_ros" / "ros" / "demo.py",
-             ROOT / "scripts" / "demo.sh"]
+    texts = [
+        ROOT / "README.md",
+        *sorted((ROOT / "docs").glob("*.md")),
+        *sorted((ROOT / "launch").glob("*.py")),
+        ROOT / "seatrack_ros" / "offline" / "run.py",
+        ROOT / "seatrack_ros" / "ros" / "demo.py",
+        ROOT / "scripts" / "demo.sh",
+    ]
     named = {m for path in texts for m in re.findall(r"[\w.-]*\.pth(?:\.tar)?\b", path.read_text())}
     assert named and named <= released, sorted(named - released)
 
@@ -67,11 +76,14 @@ def test_load_seatrack_errors(tmp_path):
 def test_lora_convention_defaults_to_the_released_files(merged_weights, unmerged_model):
     """A merged-convention dict loads right as rgbt (released merged) and wrong as rgbe (released
     unmerged) unless lora_merged says so: the registry's convention is what None means."""
+
     def qkv(model):
         return {k: v for k, v in model.state_dict().items() if k.endswith("qkv.weight")}
 
     expected = qkv(unmerged_model)
-    assert expected and all(torch.equal(v, expected[k]) for k, v in qkv(load_seatrack("rgbt", merged_weights)).items())
+    assert expected and all(
+        torch.equal(v, expected[k]) for k, v in qkv(load_seatrack("rgbt", merged_weights)).items()
+    )
     wrong = qkv(load_seatrack("rgbe", merged_weights))
     assert not all(torch.equal(v, expected[k]) for k, v in wrong.items())
     right = qkv(load_seatrack("rgbe", merged_weights, lora_merged=True))
@@ -87,15 +99,18 @@ def test_select_device(monkeypatch):
         select_device("tpu")
 
 
-@pytest.mark.parametrize("argv, value, warned", [
-    ([], None, False),
-    (["--lora-merged", "true"], True, False),
-    (["--lora-merged", "false"], False, False),
-    (["--lora-merged"], True, False),
-    (["--lora", "merged"], True, True),
-    (["--lora", "unmerged"], False, True),
-    (["--no-lora-merged"], False, True),
-])
+@pytest.mark.parametrize(
+    "argv, value, warned",
+    [
+        ([], None, False),
+        (["--lora-merged", "true"], True, False),
+        (["--lora-merged", "false"], False, False),
+        (["--lora-merged"], True, False),
+        (["--lora", "merged"], True, True),
+        (["--lora", "unmerged"], False, True),
+        (["--no-lora-merged"], False, True),
+    ],
+)
 def test_one_lora_flag_with_deprecated_aliases(argv, value, warned):
     parser = argparse.ArgumentParser()
     add_lora_merged_option(parser)

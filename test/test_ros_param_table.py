@@ -38,13 +38,14 @@ def written(value) -> str:
 
 
 def expected_defaults() -> dict[str, str]:
-    from seatrack_ros.model.build import variant_for_modality
     from seatrack_ros.modalities import MODALITIES
+    from seatrack_ros.model.build import variant_for_modality
     from seatrack_ros.ros.params import PARAMETERS
 
     expected = {name: written(default) for name, (default, _) in PARAMETERS.items()}
     expected["lora_merged"] = "per modality: " + ", ".join(
-        f"{m} {written(variant_for_modality(m).lora_merged)}" for m in MODALITIES)
+        f"{m} {written(variant_for_modality(m).lora_merged)}" for m in MODALITIES
+    )
     return expected
 
 
@@ -59,7 +60,10 @@ def test_the_comparison_can_fail():
     assert dict(table, sync_slop="0.02") != expected
     assert {k: v for k, v in table.items() if k != "stats_period"} != expected
     assert dict(table, frame_rate="30") != expected
-    assert doc_table("## Parameters\n| `a`, `b` | `x`, `y` | m |\n## Next\n| `c` | 1 | m |\n") == {"a": "x", "b": "y"}
+    assert doc_table("## Parameters\n| `a`, `b` | `x`, `y` | m |\n## Next\n| `c` | 1 | m |\n") == {
+        "a": "x",
+        "b": "y",
+    }
 
 
 def test_run_time_parameters_are_the_ones_the_docs_name():
@@ -97,12 +101,19 @@ def test_node_help_prints_help_and_starts_nothing():
     import sys
 
     import rosutil
-
     from seatrack_ros.ros.params import PARAMETERS
 
-    result = subprocess.run([sys.executable, "-m", "seatrack_ros.ros.node", "--help"], capture_output=True,
-                            text=True, timeout=120, env=rosutil.ros_env(rosutil.domain_id(90)), cwd=str(ROOT))
+    result = subprocess.run(
+        [sys.executable, "-m", "seatrack_ros.ros.node", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=rosutil.ros_env(rosutil.domain_id(90)),
+        cwd=str(ROOT),
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: seatrack-node")
     assert all(name in result.stdout for name in PARAMETERS)
-    assert "ready:" not in result.stdout + result.stderr and "model loaded" not in result.stdout + result.stderr
+    assert (
+        "ready:" not in result.stdout + result.stderr and "model loaded" not in result.stdout + result.stderr
+    )

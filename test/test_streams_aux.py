@@ -24,8 +24,10 @@ def test_other_size_is_resized_once_reported():
     out = prepare(small, "mono8", (8, 10))
     assert out.shape == (8, 10, 3) and (out == 77).all()
     prepare(small, "mono8", (8, 10))
-    assert said == ["aux 5x4 is resized to the RGB size 10x8 (set aux_to_rgb_homography if the cameras are "
-                    "not pixel-aligned)"]
+    assert said == [
+        "aux 5x4 is resized to the RGB size 10x8 (set aux_to_rgb_homography if the cameras are "
+        "not pixel-aligned)"
+    ]
 
 
 def test_homography_shifts_and_scales():
@@ -44,7 +46,12 @@ def test_mono16_range_and_events_pass_through():
     counts = np.array([[1000, 2000], [3000, 4000]], np.uint16)
     out = prepare_aux("thermal", counts, "mono16", (2, 2), mono16_range=(1000, 4000))
     assert out[0, 0, 0] == 0 and out[1, 1, 0] == 255
-    events = (np.array([1], np.uint16), np.array([0], np.uint16), np.array([5], np.int64), np.array([1], np.uint8))
+    events = (
+        np.array([1], np.uint16),
+        np.array([0], np.uint16),
+        np.array([5], np.int64),
+        np.array([1], np.uint8),
+    )
     frame = prepare_aux("event", events, None, (4, 6), sensor_hw=(2, 3))
     assert frame.shape == (4, 6, 3)
 

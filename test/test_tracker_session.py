@@ -32,7 +32,11 @@ def test_waiting_then_init_then_tracking_and_lost():
     session = TrackingSession(RefusingTracker(), lost_threshold=0.75)
     waiting = session.step(RGB, RGB)
     assert (waiting.status, waiting.track_id, waiting.box, waiting.confidence) == (
-        TrackStatus.WAITING_FOR_INIT, 0, (0.0, 0.0, 0.0, 0.0), 0.0)
+        TrackStatus.WAITING_FOR_INIT,
+        0,
+        (0.0, 0.0, 0.0, 0.0),
+        0.0,
+    )
     assert session.request_init((1, 2, 10, 12), "test") == 1
     first = session.step(RGB, RGB)
     assert first.initialized and first.box == (1.0, 2.0, 10.0, 12.0) and first.confidence == 1.0

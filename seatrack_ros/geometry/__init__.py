@@ -6,5 +6,14 @@ clipping it (`boxes`). Neither ``tracker`` nor ``engine`` is imported here, so b
 from .boxes import clip_box, finish_box, hann_window, map_box_back
 from .crop import CropWindow, TrackerSettings, crop_window, sample_crop, window_is_regular
 
-__all__ = ["CropWindow", "TrackerSettings", "clip_box", "crop_window", "finish_box", "hann_window", "map_box_back", "sample_crop",
-           "window_is_regular"]
+__all__ = [
+    "CropWindow",
+    "TrackerSettings",
+    "clip_box",
+    "crop_window",
+    "finish_box",
+    "hann_window",
+    "map_box_back",
+    "sample_crop",
+    "window_is_regular",
+]

@@ -52,8 +52,9 @@ VARIANTS: dict[str, VariantSpec] = {
     "rgbt": VariantSpec("rgbt", "thermal", "SEATrack_ep0060.pth.tar", True, benchmarks="LasHeR, RGBT234"),
     "rgbd": VariantSpec("rgbd", "depth", "SEATrack_ep0025.pth.tar", True, benchmarks="DepthTrack, VOT-RGBD"),
     "rgbe": VariantSpec("rgbe", "event", "SEATrack_ep0045.pth.tar", False, benchmarks="VisEvent"),
-    "tiny": VariantSpec("tiny", "thermal", None, None, config=_TINY_CONFIG, head_channels=32,
-                        benchmarks="smoke tests only"),
+    "tiny": VariantSpec(
+        "tiny", "thermal", None, None, config=_TINY_CONFIG, head_channels=32, benchmarks="smoke tests only"
+    ),
 }
 RELEASED_VARIANTS = ("rgbt", "rgbd", "rgbe")
 DEFAULT_VARIANT_OF_MODALITY = {VARIANTS[name].modality: name for name in RELEASED_VARIANTS}
@@ -65,7 +66,9 @@ def variant_spec(variant: str) -> VariantSpec:
     try:
         return VARIANTS[variant]
     except KeyError:
-        raise ConfigError(f"unknown SEATrack variant {variant!r}; expected one of {tuple(VARIANTS)}") from None
+        raise ConfigError(
+            f"unknown SEATrack variant {variant!r}; expected one of {tuple(VARIANTS)}"
+        ) from None
 
 
 def variant_for_modality(modality: str) -> VariantSpec:
@@ -139,13 +142,18 @@ def load_seatrack(
         raise ConfigError(f"checkpoint file not found: {os.fspath(checkpoint)!r}")
     if lora_merged is None:
         if spec.lora_merged is None:
-            raise ConfigError(f"variant {variant!r} has no released file: give lora_merged for {checkpoint!r}")
+            raise ConfigError(
+                f"variant {variant!r} has no released file: give lora_merged for {checkpoint!r}"
+            )
         lora_merged = spec.lora_merged
         if isinstance(checkpoint, (str, os.PathLike)) and Path(checkpoint).name != spec.release_file:
             LOG.warning(
                 "%s is not the released %s file %s; loading it with that file's LoRA convention "
                 "(lora_merged=%s): pass lora_merged if it was saved otherwise",
-                os.fspath(checkpoint), variant, spec.release_file, lora_merged,
+                os.fspath(checkpoint),
+                variant,
+                spec.release_file,
+                lora_merged,
             )
     return load_checkpoint(build_seatrack(variant), checkpoint, lora_merged=bool(lora_merged), merge=merge)
 

@@ -16,7 +16,11 @@ def target_message(header, step, test_weights: bool, dropped_pairs: int, parts: 
     msg.x, msg.y, msg.width, msg.height = step.box
     msg.confidence, msg.status, msg.track_id = step.confidence, int(step.status), step.track_id
     msg.test_weights, msg.dropped_pairs = test_weights, dropped_pairs
-    msg.latency, msg.latency_transport, msg.latency_sync = sum(parts.values()), parts["transport"], parts["sync"]
+    msg.latency, msg.latency_transport, msg.latency_sync = (
+        sum(parts.values()),
+        parts["transport"],
+        parts["sync"],
+    )
     msg.latency_encoding, msg.latency_model = parts["encoding"], parts["model"]
     msg.latency_publish = parts["publish"]
     return msg

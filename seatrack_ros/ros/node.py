@@ -41,7 +41,15 @@ from seatrack_ros.errors import CheckpointError, ConfigError, InputError
 from seatrack_ros.msg import EventArray, InitBox, Target
 from seatrack_ros.ros import qos
 from seatrack_ros.ros.messages import image_message, target_message
-from seatrack_ros.ros.params import HELP, PARAMETERS, NodeConfig, declare_parameters, load_node_tracker, node_config, one_line
+from seatrack_ros.ros.params import (
+    HELP,
+    PARAMETERS,
+    NodeConfig,
+    declare_parameters,
+    load_node_tracker,
+    node_config,
+    one_line,
+)
 from seatrack_ros.ros.typesupport_path import preload_typesupport
 from seatrack_ros.srv import SetInitBox
 from seatrack_ros.streams.aux import AuxPreparer
@@ -93,9 +101,14 @@ class SeaTrackNode(Node):
 
         self._subscribe_inputs()
         pub_events = PublisherEventCallbacks(
-            incompatible_qos=lambda info: self.get_logger().warning(qos.incompatible_subscriber_text(info)))
-        self.target_pub = self.create_publisher(Target, "~/target", qos.TARGET_QOS, event_callbacks=pub_events)
-        self.debug_pub = self.create_publisher(Image, "~/debug_image", qos.DEBUG_IMAGE_QOS, event_callbacks=pub_events)
+            incompatible_qos=lambda info: self.get_logger().warning(qos.incompatible_subscriber_text(info))
+        )
+        self.target_pub = self.create_publisher(
+            Target, "~/target", qos.TARGET_QOS, event_callbacks=pub_events
+        )
+        self.debug_pub = self.create_publisher(
+            Image, "~/debug_image", qos.DEBUG_IMAGE_QOS, event_callbacks=pub_events
+        )
         self.stats_pub = self.create_publisher(String, "~/stats", 10)
         self.create_subscription(InitBox, "~/init", self._on_init_topic, 10)
         self.create_service(SetInitBox, "~/set_init_box", self._on_set_init_box)
@@ -105,27 +118,37 @@ class SeaTrackNode(Node):
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._work, name="seatrack_worker", daemon=True)
         self._worker.start()
-        log.info(f"ready: modality={cfg.modality} rgb={self.resolve_topic_name(cfg.rgb_topic)} "
-                 f"({cfg.rgb_transport}) aux={self.resolve_topic_name(cfg.aux_topic)} ({cfg.aux_transport}) "
-                 f"target={self.target_pub.topic_name}")
+        log.info(
+            f"ready: modality={cfg.modality} rgb={self.resolve_topic_name(cfg.rgb_topic)} "
+            f"({cfg.rgb_transport}) aux={self.resolve_topic_name(cfg.aux_topic)} ({cfg.aux_transport}) "
+            f"target={self.target_pub.topic_name}"
+        )
 
     # ------------------------------------------------------------------------------ callbacks
     def _subscribe_inputs(self) -> None:
         cfg = self.config
         rgb_type = CompressedImage if cfg.rgb_transport == "compressed" else Image
         aux_type = {"raw": Image, "compressed": CompressedImage, "events": EventArray}[cfg.aux_transport]
-        for topic, msg_type, callback in ((cfg.rgb_topic, rgb_type, self._on_rgb),
-                                          (cfg.aux_topic, aux_type,
-                                           self._on_events if aux_type is EventArray else self._on_aux)):
-            events = SubscriptionEventCallbacks(incompatible_qos=lambda info, topic=topic: self.get_logger().warning(
-                qos.incompatible_publisher_text(self.resolve_topic_name(topic), info, cfg.reliable_qos)))
-            self.create_subscription(msg_type, topic, callback, qos.input_qos(cfg.reliable_qos), event_callbacks=events)
+        for topic, msg_type, callback in (
+            (cfg.rgb_topic, rgb_type, self._on_rgb),
+            (cfg.aux_topic, aux_type, self._on_events if aux_type is EventArray else self._on_aux),
+        ):
+            events = SubscriptionEventCallbacks(
+                incompatible_qos=lambda info, topic=topic: self.get_logger().warning(
+                    qos.incompatible_publisher_text(self.resolve_topic_name(topic), info, cfg.reliable_qos)
+                )
+            )
+            self.create_subscription(
+                msg_type, topic, callback, qos.input_qos(cfg.reliable_qos), event_callbacks=events
+            )
 
     def _stamp_of(self, msg: Any, stream: str) -> int:
         stamp_ns = header_stamp_ns(msg)
         if stamp_ns <= 0:
-            self.problems.report(f"{stream}_no_stamp",
-                                 f"{stream} message without header.stamp dropped (it cannot be synchronised)")
+            self.problems.report(
+                f"{stream}_no_stamp",
+                f"{stream} message without header.stamp dropped (it cannot be synchronised)",
+            )
         return stamp_ns
 
     def _check_time_jump(self, stream: str, stamp_ns: int) -> None:
@@ -211,16 +234,19 @@ class SeaTrackNode(Node):
             except InputError as exc:
                 self.problems.report(exc.kind, f"frame pair skipped: {exc}")
             except Exception as exc:  # keep the node alive; a bug is still reported loudly once per kind
-                self.problems.report(f"internal_{type(exc).__name__}",
-                                     f"frame pair skipped after an unexpected error: {exc!r}")
+                self.problems.report(
+                    f"internal_{type(exc).__name__}", f"frame pair skipped after an unexpected error: {exc!r}"
+                )
 
     def _aux_image(self, pair: MatchedPair, rgb_hw: tuple[int, int]) -> np.ndarray:
         if self._events is None:
             return self._prepare_aux(*decode_image(pair.aux.msg), rgb_hw)
         events, sensor_hw, outside = self._events.window(pair.rgb.stamp_ns, pair.rgb.previous_stamp_ns)
         if outside:
-            self.problems.report("event_out_of_range", f"{outside} event(s) outside the "
-                                 f"{sensor_hw[1]}x{sensor_hw[0]} sensor ignored")
+            self.problems.report(
+                "event_out_of_range",
+                f"{outside} event(s) outside the {sensor_hw[1]}x{sensor_hw[0]} sensor ignored",
+            )
         return self._prepare_aux(events, None, rgb_hw, sensor_hw=sensor_hw)
 
     def _process(self, pair: MatchedPair) -> None:
@@ -238,9 +264,13 @@ class SeaTrackNode(Node):
             self.get_logger().info(f"tracking {step.box} as track {step.track_id} ({step.source})")
         t_model = time.perf_counter()
 
-        parts = dict(transport=transport, sync=sync_wait, encoding=t_encoded - t_taken, model=t_model - t_encoded)
+        parts = dict(
+            transport=transport, sync=sync_wait, encoding=t_encoded - t_taken, model=t_model - t_encoded
+        )
         parts["publish"] = time.perf_counter() - t_model
-        msg = target_message(rgb_item.msg.header, step, self.test_weights, self._sync.stats().superseded, parts)
+        msg = target_message(
+            rgb_item.msg.header, step, self.test_weights, self._sync.stats().superseded, parts
+        )
         self.target_pub.publish(msg)
         self._latency.add(parts)
         if self.get_parameter("publish_debug_image").value and self.debug_pub.get_subscription_count() > 0:
@@ -249,10 +279,16 @@ class SeaTrackNode(Node):
 
     # ---------------------------------------------------------------------------------- stats
     def stats(self) -> dict[str, Any]:
-        return {"processed": self._latency.processed, "status": int(self.session.status), "track_id": self.session.track_id,
-                "test_weights": self.test_weights, "last_init_error": self.session.last_init_error,
-                "median_latency_ms": self._latency.medians_ms(),
-                "sync": self._sync.stats().as_dict(), "problems": self.problems.totals()}
+        return {
+            "processed": self._latency.processed,
+            "status": int(self.session.status),
+            "track_id": self.session.track_id,
+            "test_weights": self.test_weights,
+            "last_init_error": self.session.last_init_error,
+            "median_latency_ms": self._latency.medians_ms(),
+            "sync": self._sync.stats().as_dict(),
+            "problems": self.problems.totals(),
+        }
 
     def _log_summary(self) -> None:
         stats = self.stats()

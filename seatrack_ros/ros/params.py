@@ -17,87 +17,179 @@ from rclpy.exceptions import NameValidationException
 from rclpy.validate_topic_name import validate_topic_name
 
 from seatrack_ros.errors import ConfigError
-from seatrack_ros.model.build import DEVICES, variant_for_modality
 from seatrack_ros.modalities import MODALITIES
+from seatrack_ros.model.build import DEVICES, variant_for_modality
 from seatrack_ros.streams.sync import DEFAULT_SYNC_SLOP
 
-TRANSPORTS = {"thermal": ("raw", "compressed"), "depth": ("raw", "compressed"),
-              "event": ("events", "raw", "compressed")}
+TRANSPORTS = {
+    "thermal": ("raw", "compressed"),
+    "depth": ("raw", "compressed"),
+    "event": ("events", "raw", "compressed"),
+}
 
 
-def _describe(description: str, *, read_only: bool = True, float_range=None, int_range=None,
-              dynamic_typing: bool = False, constraints: str = "") -> ParameterDescriptor:
-    descriptor = ParameterDescriptor(description=description, read_only=read_only,
-                                     additional_constraints=constraints, dynamic_typing=dynamic_typing)
+def _describe(
+    description: str,
+    *,
+    read_only: bool = True,
+    float_range=None,
+    int_range=None,
+    dynamic_typing: bool = False,
+    constraints: str = "",
+) -> ParameterDescriptor:
+    descriptor = ParameterDescriptor(
+        description=description,
+        read_only=read_only,
+        additional_constraints=constraints,
+        dynamic_typing=dynamic_typing,
+    )
     if float_range is not None:
-        descriptor.floating_point_range = [FloatingPointRange(
-            from_value=float(float_range[0]), to_value=float(float_range[1]), step=0.0)]
+        descriptor.floating_point_range = [
+            FloatingPointRange(from_value=float(float_range[0]), to_value=float(float_range[1]), step=0.0)
+        ]
     if int_range is not None:
-        descriptor.integer_range = [IntegerRange(
-            from_value=int(int_range[0]), to_value=int(int_range[1]), step=1)]
+        descriptor.integer_range = [
+            IntegerRange(from_value=int(int_range[0]), to_value=int(int_range[1]), step=1)
+        ]
     return descriptor
 
 
 # name -> (default, descriptor). A default of None declares a parameter that may stay unset.
 PARAMETERS: dict[str, tuple[Any, ParameterDescriptor]] = {
-    "modality": ("thermal", _describe(
-        "Auxiliary sensor: thermal, depth or event.", constraints="one of: thermal, depth, event")),
+    "modality": (
+        "thermal",
+        _describe("Auxiliary sensor: thermal, depth or event.", constraints="one of: thermal, depth, event"),
+    ),
     "rgb_topic": ("rgb/image_raw", _describe("RGB image topic (remappable).")),
-    "aux_topic": ("aux/image_raw", _describe("Auxiliary topic: thermal/depth image, event image or "
-                                             "seatrack_ros/EventArray (remappable).")),
-    "rgb_transport": ("raw", _describe(
-        "raw: sensor_msgs/Image; compressed: sensor_msgs/CompressedImage.",
-        constraints="one of: raw, compressed")),
-    "aux_transport": ("raw", _describe(
-        "raw: sensor_msgs/Image; compressed: sensor_msgs/CompressedImage; events: "
-        "seatrack_ros/EventArray rendered per RGB frame (event modality only).",
-        constraints="one of: raw, compressed, events")),
-    "sync_slop": (DEFAULT_SYNC_SLOP, _describe(
-        "Largest |RGB stamp - aux stamp| in seconds for two frames to be paired.",
-        float_range=(0.0005, 1.0))),
-    "sync_queue_size": (10, _describe("Unmatched messages kept per stream while waiting for a partner.",
-                                      int_range=(1, 100))),
-    "reliable_qos": (False, _describe(
-        "Subscribe with RELIABLE QoS; default false = sensor-data QoS (best effort, keep last 5).")),
-    "checkpoint": ("", _describe(
-        "Path to the SEATrack checkpoint (.pth/.pth.tar). Empty: deterministic test weights whose "
-        "boxes mean nothing (for tests and demos).")),
+    "aux_topic": (
+        "aux/image_raw",
+        _describe(
+            "Auxiliary topic: thermal/depth image, event image or seatrack_ros/EventArray (remappable)."
+        ),
+    ),
+    "rgb_transport": (
+        "raw",
+        _describe(
+            "raw: sensor_msgs/Image; compressed: sensor_msgs/CompressedImage.",
+            constraints="one of: raw, compressed",
+        ),
+    ),
+    "aux_transport": (
+        "raw",
+        _describe(
+            "raw: sensor_msgs/Image; compressed: sensor_msgs/CompressedImage; events: "
+            "seatrack_ros/EventArray rendered per RGB frame (event modality only).",
+            constraints="one of: raw, compressed, events",
+        ),
+    ),
+    "sync_slop": (
+        DEFAULT_SYNC_SLOP,
+        _describe(
+            "Largest |RGB stamp - aux stamp| in seconds for two frames to be paired.",
+            float_range=(0.0005, 1.0),
+        ),
+    ),
+    "sync_queue_size": (
+        10,
+        _describe("Unmatched messages kept per stream while waiting for a partner.", int_range=(1, 100)),
+    ),
+    "reliable_qos": (
+        False,
+        _describe("Subscribe with RELIABLE QoS; default false = sensor-data QoS (best effort, keep last 5)."),
+    ),
+    "checkpoint": (
+        "",
+        _describe(
+            "Path to the SEATrack checkpoint (.pth/.pth.tar). Empty: deterministic test weights whose "
+            "boxes mean nothing (for tests and demos)."
+        ),
+    ),
     # The declared default is the modality's released file's convention (see `declare_parameters`).
-    "lora_merged": (True, _describe(
-        "True if the checkpoint's qkv weights already include the LoRA update (released RGB-T and "
-        "RGB-D), false if they are base weights (released RGB-E). Default: the convention of the "
-        "modality's released file.")),
-    "device": ("auto", _describe("Inference device: auto (cuda if available), cuda or cpu.",
-                                 constraints="one of: auto, cuda, cpu")),
+    "lora_merged": (
+        True,
+        _describe(
+            "True if the checkpoint's qkv weights already include the LoRA update (released RGB-T and "
+            "RGB-D), false if they are base weights (released RGB-E). Default: the convention of the "
+            "modality's released file."
+        ),
+    ),
+    "device": (
+        "auto",
+        _describe(
+            "Inference device: auto (cuda if available), cuda or cpu.", constraints="one of: auto, cuda, cpu"
+        ),
+    ),
     "half": (True, _describe("Run the model in float16 on CUDA (ignored on CPU).")),
-    "cuda_graphs": (True, _describe(
-        "Capture the tracker's per-frame stages as CUDA graphs on the first frame and replay them "
-        "(lower latency; falls back to eager with a warning if capture fails; ignored on CPU).")),
-    "compile_network": (False, _describe(
-        "Compile the network with torch.compile for its fixed shapes when the first target is set "
-        "(fewer GPU kernels per frame; that first initialisation takes tens of seconds; falls back to "
-        "the plain network with a warning if compiling fails; ignored on CPU).")),
-    "lost_threshold": (0.25, _describe(
-        "Confidence under which the status is LOST (the tracker keeps following its last estimate).",
-        read_only=False, float_range=(0.0, 1.0))),
-    "init_box": (None, _describe(
-        "Optional [x, y, width, height] in RGB pixels: start tracking it on the first frame.",
-        dynamic_typing=True, constraints="4 numbers, width and height > 0")),
-    "aux_to_rgb_homography": (None, _describe(
-        "Optional row-major 3x3 homography mapping aux pixel coordinates to RGB pixel coordinates "
-        "(for cameras that are not pixel-aligned). Unset: the aux image is resized to the RGB size.",
-        dynamic_typing=True, constraints="9 numbers, invertible")),
-    "mono16_range": (None, _describe(
-        "Optional [low, high] raw counts mapped to 0..255 for mono16 thermal images; unset: per-frame "
-        "min-max.", dynamic_typing=True, constraints="2 numbers, low < high")),
-    "event_max_window": (0.1, _describe(
-        "Longest event window in seconds rendered for one RGB frame (also the first frame's window).",
-        float_range=(0.001, 2.0))),
-    "publish_debug_image": (True, _describe(
-        "Publish ~/debug_image (RGB and encoded aux side by side, box, score, status) when someone "
-        "subscribes.", read_only=False)),
-    "stats_period": (5.0, _describe("Seconds between summary log lines and ~/stats messages; 0 = off.",
-                                    float_range=(0.0, 3600.0))),
+    "cuda_graphs": (
+        True,
+        _describe(
+            "Capture the tracker's per-frame stages as CUDA graphs on the first frame and replay them "
+            "(lower latency; falls back to eager with a warning if capture fails; ignored on CPU)."
+        ),
+    ),
+    "compile_network": (
+        False,
+        _describe(
+            "Compile the network with torch.compile for its fixed shapes when the first target is set "
+            "(fewer GPU kernels per frame; that first initialisation takes tens of seconds; falls back to "
+            "the plain network with a warning if compiling fails; ignored on CPU)."
+        ),
+    ),
+    "lost_threshold": (
+        0.25,
+        _describe(
+            "Confidence under which the status is LOST (the tracker keeps following its last estimate).",
+            read_only=False,
+            float_range=(0.0, 1.0),
+        ),
+    ),
+    "init_box": (
+        None,
+        _describe(
+            "Optional [x, y, width, height] in RGB pixels: start tracking it on the first frame.",
+            dynamic_typing=True,
+            constraints="4 numbers, width and height > 0",
+        ),
+    ),
+    "aux_to_rgb_homography": (
+        None,
+        _describe(
+            "Optional row-major 3x3 homography mapping aux pixel coordinates to RGB pixel coordinates "
+            "(for cameras that are not pixel-aligned). Unset: the aux image is resized to the RGB size.",
+            dynamic_typing=True,
+            constraints="9 numbers, invertible",
+        ),
+    ),
+    "mono16_range": (
+        None,
+        _describe(
+            "Optional [low, high] raw counts mapped to 0..255 for mono16 thermal images; unset: per-frame "
+            "min-max.",
+            dynamic_typing=True,
+            constraints="2 numbers, low < high",
+        ),
+    ),
+    "event_max_window": (
+        0.1,
+        _describe(
+            "Longest event window in seconds rendered for one RGB frame (also the first frame's window).",
+            float_range=(0.001, 2.0),
+        ),
+    ),
+    "publish_debug_image": (
+        True,
+        _describe(
+            "Publish ~/debug_image (RGB and encoded aux side by side, box, score, status) when someone "
+            "subscribes.",
+            read_only=False,
+        ),
+    ),
+    "stats_period": (
+        5.0,
+        _describe(
+            "Seconds between summary log lines and ~/stats messages; 0 = off.", float_range=(0.0, 3600.0)
+        ),
+    ),
 }
 
 
@@ -186,8 +278,10 @@ def read_config(values: dict[str, Any], resolve_topic: Callable[[str], str]) -> 
         raise ConfigError(f"parameter rgb_transport must be raw or compressed, got {p['rgb_transport']!r}")
     allowed = TRANSPORTS[p["modality"]]
     if p["aux_transport"] not in allowed:
-        raise ConfigError(f"parameter aux_transport for modality {p['modality']} must be one of "
-                          f"{allowed}, got {p['aux_transport']!r}")
+        raise ConfigError(
+            f"parameter aux_transport for modality {p['modality']} must be one of "
+            f"{allowed}, got {p['aux_transport']!r}"
+        )
     if p["device"] not in DEVICES:
         raise ConfigError(f"parameter device must be one of {DEVICES}, got {p['device']!r}")
     for name in ("rgb_topic", "aux_topic"):
@@ -200,8 +294,9 @@ def read_config(values: dict[str, Any], resolve_topic: Callable[[str], str]) -> 
             validate_topic_name(p[name])
             resolve_topic(p[name])
         except (NameValidationException, RuntimeError) as exc:
-            raise ConfigError(f"parameter {name} {p[name]!r} is not a valid topic name: "
-                              f"{one_line(exc)}") from None
+            raise ConfigError(
+                f"parameter {name} {p[name]!r} is not a valid topic name: {one_line(exc)}"
+            ) from None
     init_box = _number_list(p["init_box"], "init_box", 4)
     if init_box is not None and (init_box[2] <= 0 or init_box[3] <= 0):
         raise ConfigError(f"parameter init_box needs width and height > 0, got {init_box}")
@@ -215,15 +310,25 @@ def read_config(values: dict[str, Any], resolve_topic: Callable[[str], str]) -> 
     if mono16_range is not None and not mono16_range[0] < mono16_range[1]:
         raise ConfigError(f"parameter mono16_range needs low < high, got {mono16_range}")
     return NodeConfig(
-        modality=p["modality"], rgb_topic=p["rgb_topic"], aux_topic=p["aux_topic"],
-        rgb_transport=p["rgb_transport"], aux_transport=p["aux_transport"],
-        sync_slop=float(p["sync_slop"]), sync_queue_size=int(p["sync_queue_size"]),
-        reliable_qos=bool(p["reliable_qos"]), checkpoint=p["checkpoint"], lora_merged=bool(p["lora_merged"]),
-        device=p["device"], half=bool(p["half"]), cuda_graphs=bool(p["cuda_graphs"]),
+        modality=p["modality"],
+        rgb_topic=p["rgb_topic"],
+        aux_topic=p["aux_topic"],
+        rgb_transport=p["rgb_transport"],
+        aux_transport=p["aux_transport"],
+        sync_slop=float(p["sync_slop"]),
+        sync_queue_size=int(p["sync_queue_size"]),
+        reliable_qos=bool(p["reliable_qos"]),
+        checkpoint=p["checkpoint"],
+        lora_merged=bool(p["lora_merged"]),
+        device=p["device"],
+        half=bool(p["half"]),
+        cuda_graphs=bool(p["cuda_graphs"]),
         compile_network=bool(p["compile_network"]),
-        init_box=tuple(init_box) if init_box is not None else None, homography=homography,
+        init_box=tuple(init_box) if init_box is not None else None,
+        homography=homography,
         mono16_range=tuple(mono16_range) if mono16_range is not None else None,
-        event_max_window_ns=int(float(p["event_max_window"]) * 1e9), stats_period=float(p["stats_period"]),
+        event_max_window_ns=int(float(p["event_max_window"]) * 1e9),
+        stats_period=float(p["stats_period"]),
     )
 
 
@@ -240,8 +345,10 @@ def node_config(node) -> NodeConfig:
     return read_config({name: node.get_parameter(name).value for name in PARAMETERS}, node.resolve_topic_name)
 
 
-TEST_WEIGHTS_WARNING = ("No checkpoint given: running DETERMINISTIC TEST WEIGHTS. The boxes mean nothing; every "
-                        "Target is marked test_weights=true. Set the 'checkpoint' parameter for real tracking.")
+TEST_WEIGHTS_WARNING = (
+    "No checkpoint given: running DETERMINISTIC TEST WEIGHTS. The boxes mean nothing; every "
+    "Target is marked test_weights=true. Set the 'checkpoint' parameter for real tracking."
+)
 
 
 def load_node_tracker(cfg: NodeConfig, log):
@@ -252,12 +359,20 @@ def load_node_tracker(cfg: NodeConfig, log):
     from seatrack_ros.tracker import load_tracker
 
     started = time.perf_counter()
-    tracker, test_weights = load_tracker(cfg.modality, cfg.checkpoint or None, cfg.lora_merged, cfg.device,
-                                         half=cfg.half, cuda_graphs=cfg.cuda_graphs,
-                                         compile_network=cfg.compile_network)
+    tracker, test_weights = load_tracker(
+        cfg.modality,
+        cfg.checkpoint or None,
+        cfg.lora_merged,
+        cfg.device,
+        half=cfg.half,
+        cuda_graphs=cfg.cuda_graphs,
+        compile_network=cfg.compile_network,
+    )
     if test_weights:
         log.warning(TEST_WEIGHTS_WARNING)
-    log.info(f"model loaded in {time.perf_counter() - started:.1f} s on {tracker.device}"
-             f"{' float16' if tracker.half else ''}{' with CUDA graphs' if tracker.cuda_graphs else ''}"
-             f"{'' if test_weights else f' from {cfg.checkpoint}'}")
+    log.info(
+        f"model loaded in {time.perf_counter() - started:.1f} s on {tracker.device}"
+        f"{' float16' if tracker.half else ''}{' with CUDA graphs' if tracker.cuda_graphs else ''}"
+        f"{'' if test_weights else f' from {cfg.checkpoint}'}"
+    )
     return tracker, test_weights

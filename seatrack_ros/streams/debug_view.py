@@ -17,7 +17,11 @@ def draw_debug_view(rgb: np.ndarray, aux: np.ndarray, modality: str, target) -> 
     test_weights``, e.g. seatrack_ros/Target). The depth encoding is BGR (what the network was trained
     on); it is shown in RGB here.
     """
-    box, confidence, status = (target.x, target.y, target.width, target.height), target.confidence, target.status
+    box, confidence, status = (
+        (target.x, target.y, target.width, target.height),
+        target.confidence,
+        target.status,
+    )
     track_id, test_weights = target.track_id, target.test_weights
     if modality == "depth":
         aux = cv2.cvtColor(aux, cv2.COLOR_BGR2RGB)
@@ -27,13 +31,26 @@ def draw_debug_view(rgb: np.ndarray, aux: np.ndarray, modality: str, target) -> 
     if int(status) != 0:
         x, y, w, h = box
         for offset in (0, width):
-            cv2.rectangle(canvas, (int(round(x)) + offset, int(round(y))),
-                          (int(round(x + w)) + offset, int(round(y + h))), colour, 2)
+            cv2.rectangle(
+                canvas,
+                (int(round(x)) + offset, int(round(y))),
+                (int(round(x + w)) + offset, int(round(y + h))),
+                colour,
+                2,
+            )
     label = f"{label}  score {confidence:.2f}  id {track_id}"
     if test_weights:
         label += "  TEST WEIGHTS (box meaningless)"
     cv2.putText(canvas, label, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
     cv2.putText(canvas, label, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, colour, 1, cv2.LINE_AA)
-    cv2.putText(canvas, f"aux: {modality} (as encoded for the model)", (width + 8, 24),
-                cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)
+    cv2.putText(
+        canvas,
+        f"aux: {modality} (as encoded for the model)",
+        (width + 8, 24),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.6,
+        (255, 255, 255),
+        2,
+        cv2.LINE_AA,
+    )
     return canvas

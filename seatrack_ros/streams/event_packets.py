@@ -26,8 +26,11 @@ def event_arrays(msg: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     if msg.height == 0 or msg.width == 0:
         raise InputError("event_size", "EventArray with height or width 0 dropped")
     if not (len(x) == len(y) == len(t) == len(p)):
-        raise InputError("event_input", f"EventArray with arrays of different lengths "
-                         f"(x {len(x)}, y {len(y)}, t_ns {len(t)}, polarity {len(p)}) dropped")
+        raise InputError(
+            "event_input",
+            f"EventArray with arrays of different lengths "
+            f"(x {len(x)}, y {len(y)}, t_ns {len(t)}, polarity {len(p)}) dropped",
+        )
     if len(p) and int(p.max()) > 1:
         raise InputError("event_polarity", "EventArray polarity values other than 0/1 dropped")
     return x, y, t, p

@@ -41,5 +41,7 @@ def summary_line(stats: dict, recent_problems: dict) -> str:
     """The periodic log line from the node's ``stats()`` dict and the problem counts since the last one."""
     sync = stats["sync"]
     dropped = {k: sync[k] for k in DROP_REASONS if sync[k]}
-    return (f"processed {stats['processed']} pairs; median latency ms {stats['median_latency_ms']}; "
-            f"dropped {dropped or 'none'}; problems since last summary {recent_problems or 'none'}")
+    return (
+        f"processed {stats['processed']} pairs; median latency ms {stats['median_latency_ms']}; "
+        f"dropped {dropped or 'none'}; problems since last summary {recent_problems or 'none'}"
+    )

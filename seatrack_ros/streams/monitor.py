@@ -24,7 +24,9 @@ STREAMS = ("rgb", "aux")
 class StreamMonitor:
     """Thread-safe; ``stream`` is ``"rgb"`` or ``"aux"``. ``slop_s``: the pairing window in seconds."""
 
-    def __init__(self, slop_s: float, time_jump_ns: int = TIME_JUMP_NS, apart_streak: int = APART_STREAK) -> None:
+    def __init__(
+        self, slop_s: float, time_jump_ns: int = TIME_JUMP_NS, apart_streak: int = APART_STREAK
+    ) -> None:
         self.slop_s = float(slop_s)
         self.time_jump_ns = int(time_jump_ns)
         self.apart_streak = int(apart_streak)
@@ -70,8 +72,11 @@ class StreamMonitor:
             self._streak[stream] += 1
             streak = min(self._streak.values())
             offset_ns = self._newest["rgb"] - self._newest["aux"]
-            apart = (streak >= self.apart_streak and min(self._newest.values()) > 0
-                     and abs(offset_ns) > self.slop_s * 1e9)
+            apart = (
+                streak >= self.apart_streak
+                and min(self._newest.values()) > 0
+                and abs(offset_ns) > self.slop_s * 1e9
+            )
             if apart:
                 self._streak = {name: 0 for name in STREAMS}  # count each streak once
                 return offset_ns
@@ -79,10 +84,14 @@ class StreamMonitor:
 
 
 def time_jump_text(stream: str, back_ns: int) -> str:
-    return (f"{stream} stamps jumped back by {back_ns / 1e9:.1f} s (looping bag or restarted clock?); "
-            "synchroniser reset")
+    return (
+        f"{stream} stamps jumped back by {back_ns / 1e9:.1f} s (looping bag or restarted clock?); "
+        "synchroniser reset"
+    )
 
 
 def streams_apart_text(offset_ns: int, slop_s: float) -> str:
-    return (f"RGB and aux stamps differ by {offset_ns / 1e9:+.3f} s (RGB - aux) and nothing matched for "
-            f"{APART_STREAK}+ messages per stream; are the cameras' clocks synchronised? (sync_slop {slop_s} s)")
+    return (
+        f"RGB and aux stamps differ by {offset_ns / 1e9:+.3f} s (RGB - aux) and nothing matched for "
+        f"{APART_STREAK}+ messages per stream; are the cameras' clocks synchronised? (sync_slop {slop_s} s)"
+    )

@@ -34,8 +34,15 @@ class HostBackend:
     loaded), which also refuses a model that already serves a tracker on another device.
     """
 
-    def __init__(self, model: nn.Module, device: torch.device, settings: TrackerSettings, profile: bool = False,
-                 attention: str | None = None, merge_lora: bool | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        device: torch.device,
+        settings: TrackerSettings,
+        profile: bool = False,
+        attention: str | None = None,
+        merge_lora: bool | None = None,
+    ) -> None:
         self.device = device
         self.settings = settings
         self.model = prepare_model(model, device, torch.float32, attention=attention, merge_lora=merge_lora)
@@ -69,15 +76,18 @@ class HostBackend:
 
     def initialize(self, rgb: np.ndarray, aux: np.ndarray, box) -> None:
         s = self.settings
-        self.template_crop, _ = sample_crop(np.concatenate([rgb, aux], axis=2), box, s.template_factor, s.template_size)
+        self.template_crop, _ = sample_crop(
+            np.concatenate([rgb, aux], axis=2), box, s.template_factor, s.template_size
+        )
         with torch.no_grad():
             self.template_tokens = self.model.backbone.embed_template(self.normalize(self.template_crop))
 
     def locate(self, rgb: np.ndarray, aux: np.ndarray, state) -> tuple[torch.Tensor, float, int, float]:
         s = self.settings
         self._mark(None)
-        search_crop, resize_factor = sample_crop(np.concatenate([rgb, aux], axis=2), state, s.search_factor,
-                                                 s.search_size)
+        search_crop, resize_factor = sample_crop(
+            np.concatenate([rgb, aux], axis=2), state, s.search_factor, s.search_size
+        )
         self.last_search_crop = search_crop
         self._mark("crop_normalize")
         with torch.no_grad():

@@ -105,7 +105,9 @@ class TrackingSession:
             return InitOffer(False, 0, f"rejected: {exc}", False)
         track_id = self.request_init(box, source)
         if against_frame:
-            return InitOffer(True, track_id, f"accepted; tracking starts on the next frame with track id {track_id}", True)
+            return InitOffer(
+                True, track_id, f"accepted; tracking starts on the next frame with track id {track_id}", True
+            )
         return InitOffer(True, track_id, "accepted; checked against the next frame", False)
 
     def request_init(self, box, source: str = "init") -> int:
@@ -133,8 +135,13 @@ class TrackingSession:
             return self._last_init_error
 
     # ------------------------------------------------------------------------------ frames (one thread)
-    def step(self, rgb: np.ndarray, aux: np.ndarray, lost_threshold: Optional[float] = None,
-             clock: Callable[[], float] = time.perf_counter) -> StepResult:
+    def step(
+        self,
+        rgb: np.ndarray,
+        aux: np.ndarray,
+        lost_threshold: Optional[float] = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> StepResult:
         """Apply a pending reset / init, then track this frame if a target is set.
 
         Raises InputError for frames the tracker refuses while tracking (size change, bad arrays); an
@@ -166,23 +173,40 @@ class TrackingSession:
                 self.track_id = track_id
                 self.status = TrackStatus.TRACKING
                 self.box = box
-                return StepResult(box, 1.0, self.status, track_id, initialized=True, model_s=clock() - started,
-                                  source=source)
+                return StepResult(
+                    box,
+                    1.0,
+                    self.status,
+                    track_id,
+                    initialized=True,
+                    model_s=clock() - started,
+                    source=source,
+                )
         if not self._tracking:
-            return StepResult(self.box, 0.0, self.status, self.track_id, init_error=init_error,
-                              model_s=clock() - started)
+            return StepResult(
+                self.box, 0.0, self.status, self.track_id, init_error=init_error, model_s=clock() - started
+            )
         result = self.tracker.track(rgb, aux)
         model_s = clock() - started
         self.box = tuple(float(v) for v in result.box)
         confidence = float(result.score)
         threshold = self.lost_threshold if lost_threshold is None else float(lost_threshold)
         self.status = TrackStatus.TRACKING if confidence >= threshold else TrackStatus.LOST
-        return StepResult(self.box, confidence, self.status, self.track_id, init_error=init_error,
-                          model_s=model_s)
+        return StepResult(
+            self.box, confidence, self.status, self.track_id, init_error=init_error, model_s=model_s
+        )
 
 
-def load_tracker(modality: str, checkpoint=None, lora_merged: Optional[bool] = None, device: str = "auto", *,
-                 half: bool = False, cuda_graphs: bool = False, compile_network: bool = False):
+def load_tracker(
+    modality: str,
+    checkpoint=None,
+    lora_merged: Optional[bool] = None,
+    device: str = "auto",
+    *,
+    half: bool = False,
+    cuda_graphs: bool = False,
+    compile_network: bool = False,
+):
     """The released variant for ``modality`` (`load_seatrack`) in a `SEATracker` on ``device``
     (`select_device`). Returns (tracker, uses_test_weights). float16, CUDA graphs and compiling
     exist on the CUDA pipeline only; elsewhere the tracker runs float32 eager without a warning.
@@ -196,6 +220,11 @@ def load_tracker(modality: str, checkpoint=None, lora_merged: Optional[bool] = N
     torch_device = select_device(device)
     model = load_seatrack(variant_for_modality(modality).name, checkpoint, lora_merged)
     on_cuda = torch_device.type == "cuda"
-    tracker = SEATracker(model, device=torch_device, half=bool(half and on_cuda),
-                         cuda_graphs=bool(cuda_graphs and on_cuda), compile_network=bool(compile_network and on_cuda))
+    tracker = SEATracker(
+        model,
+        device=torch_device,
+        half=bool(half and on_cuda),
+        cuda_graphs=bool(cuda_graphs and on_cuda),
+        compile_network=bool(compile_network and on_cuda),
+    )
     return tracker, checkpoint is None
