@@ -1,9 +1,10 @@
 """Start seatrack_node for an RGB + event camera setup.
 
     ros2 launch seatrack_ros rgbe.launch.py rgb_topic:=/camera/color/image_raw \
-        aux_topic:=/event_camera/events checkpoint:=/path/to/seatrack.pth
+        aux_topic:=/event_camera/events checkpoint:=/path/to/SEATrack_ep0045.pth.tar
 
-Defaults come from config/rgbe.yaml; the launch arguments override them. The target is published
+Defaults come from config/rgbe.yaml (what differs per modality) and the node's declarations (the
+rest, with lora_merged from the model registry); the launch arguments override them. The target is published
 on <namespace>/seatrack/target.
 """
 
@@ -11,4 +12,4 @@ from seatrack_ros.ros.launch_common import seatrack_launch_description
 
 
 def generate_launch_description():
-    return seatrack_launch_description("rgbe.yaml", aux_topic="events", aux_name="event", lora_merged=False)
+    return seatrack_launch_description("rgbe")

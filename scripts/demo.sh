@@ -3,7 +3,7 @@
 # ROS 2 topics into the tracker node (separate processes); prints each target with its latency and
 # writes out/demo/<modality>_strip.png, <modality>.mp4 and <modality>_targets.csv.
 #   scripts/demo.sh                                   # test weights (boxes mean nothing)
-#   scripts/demo.sh --checkpoint SEATrack_rgbt.pth --lora-merged true
+#   scripts/demo.sh --checkpoint SEATrack_ep0060.pth.tar --lora-merged true
 #   scripts/demo.sh --modality event --frames 12      # or depth; --realtime --fps 30: camera rate
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

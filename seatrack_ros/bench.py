@@ -34,7 +34,10 @@ import torch
 
 from .engine.cuda_tracker import STAGES, TrackEngine, compile_static, error_line
 from .engine.precision import prepare_model
-from .model import BackboneConfig, SEATrack, build_seatrack, load_checkpoint, make_test_state_dict
+from .cli import add_lora_merged_option, resolve_lora_merged
+from .errors import CheckpointError, ConfigError
+from .model import VARIANTS, build_tiny_model, load_seatrack, select_device  # noqa: F401 (build_tiny_model: kept importable here)
+from .testing import synthetic_pairs
 from .tracker import SEATracker
 
 CPU_VARIANTS = {
@@ -71,27 +74,9 @@ class Series:
 
 
 def synthetic_sequence(width: int, height: int, count: int, seed: int = 0) -> tuple[list[tuple[np.ndarray, np.ndarray]], tuple]:
-    """``count`` (rgb, aux) HxWx3 uint8 frames with a textured background and a moving bright box.
-
-    Returns the frames and the initial (x, y, w, h) box of the object.
-    """
-    rng = np.random.default_rng(seed)
-    tiles = rng.integers(0, 200, size=(height // 8 + 1, width // 8 + 1, 3), dtype=np.uint8)
-    background = np.repeat(np.repeat(tiles, 8, axis=0), 8, axis=1)[:height, :width]
-    aux_background = np.repeat(np.repeat(tiles[..., :1] // 3, 8, axis=0), 8, axis=1)[:height, :width]
-    w, h = max(16, width // 8), max(12, height // 8)
-    frames = []
-    for i in range(count):
-        angle = 2 * math.pi * i / max(count, 1)
-        x = int(width / 2 - w / 2 + 0.15 * width * math.cos(angle))
-        y = int(height / 2 - h / 2 + 0.15 * height * math.sin(angle))
-        rgb = background.copy()
-        rgb[y : y + h, x : x + w] = (240, 220, 40)
-        aux = np.repeat(aux_background, 3, axis=2)
-        aux[y : y + h, x : x + w] = 230
-        frames.append((rgb, aux))
-    x0 = width / 2 - w / 2 + 0.15 * width
-    return frames, (float(x0), float(height / 2 - h / 2), float(w), float(h))
+    """``count`` (rgb, aux) HxWx3 uint8 frames of the synthetic moving target (`seatrack_ros.testing`)
+    and its initial (x, y, w, h) box."""
+    return synthetic_pairs(count, height, width, "thermal", seed)
 
 
 def _versions(device: torch.device) -> dict[str, str]:
@@ -151,40 +136,14 @@ class _Timer:
             series.samples.append((time.perf_counter() - start) * 1e3)
 
 
-def build_tiny_model(seed: int = 0) -> SEATrack:
-    """A narrow 2-block SEATrack (embed 64, one fusion block, head width 32) with seeded random weights.
-
-    Same input/output shapes and code paths as the released network at a fraction of the cost; for
-    smoke tests of the tools, not for tracking.
-    """
-    config = BackboneConfig(embed_dim=64, depth=2, num_heads=2, fusion_blocks=(1,), lora_rank=4)
-    model = SEATrack(config, head_channels=32)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if name.endswith(("_scaling", "D_temp", "C_temp")):
-                param.fill_(0.8)
-            elif param.dim() == 1 and "norm" in name and name.endswith("weight"):
-                param.fill_(1.0)
-            else:
-                param.copy_(torch.randn(param.shape, generator=gen) * 0.05)
-    return model.eval()
-
-
 def _load_model(args, merge: bool) -> torch.nn.Module:
-    if args.tiny_model:
-        model = build_tiny_model(seed=1)
-        if merge:
-            model.merge_lora()
-        return model
-    source = args.checkpoint if args.checkpoint else make_test_state_dict()
-    lora_merged = args.lora_merged if args.checkpoint else False
-    return load_checkpoint(build_seatrack(args.variant), source, lora_merged=lora_merged, merge=merge)
+    variant = "tiny" if args.tiny_model else args.variant
+    return load_seatrack(variant, args.checkpoint, args.lora_merged, merge=merge)
 
 
 def run_benchmark(args) -> dict:
     """Run the benchmark described by parsed ``args``; returns the report dict (also printed)."""
-    device = _pick_device(args.device)
+    device = select_device(args.device)
     on_cuda = device.type == "cuda"
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -202,11 +161,11 @@ def run_benchmark(args) -> dict:
 
     if on_cuda and half and args.residual_float32:
         prepare_model(candidate_model, device, torch.float16, residual_float32=True)
+    # on the CPU the host backend runs the shipped kernels when asked (the CUDA pipeline selects them itself)
     candidate = SEATracker(
-        candidate_model, device, half=half, cuda_graphs=graphs, profile=True, compile_network=args.compile
+        candidate_model, device, half=half, cuda_graphs=graphs, profile=True, compile_network=args.compile,
+        attention=None if on_cuda else "fused",
     )
-    if not on_cuda:
-        candidate_model.set_attention_impl("fused")  # the CUDA pipeline selects it itself
     baseline = SEATracker(baseline_model, device, gpu_pipeline=False)
     rgb0, aux0 = frames[0]
     candidate.initialize(rgb0, aux0, init_box)
@@ -283,7 +242,7 @@ def run_benchmark(args) -> dict:
             "gpu_pipeline": engine is not None,
             "residual_float32": bool(on_cuda and half and args.residual_float32),
             "host_crops": engine.host_crops if engine is not None else None,
-            "weights": "tiny smoke-test network" if args.tiny_model else (args.checkpoint or "deterministic test weights"),
+            "weights": "tiny smoke-test network" if args.tiny_model or args.variant == "tiny" else (args.checkpoint or "deterministic test weights"),
         },
         "versions": _versions(device),
         "forward": {k: v.summary() for k, v in forward.items()},
@@ -372,15 +331,6 @@ def _ratio(pair: dict) -> float | None:
     return base / cand
 
 
-def _pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("seatrack-bench: --device cuda requested but CUDA is not available")
-    return device
-
-
 def format_report(report: dict) -> str:
     """Human-readable table of a report from `run_benchmark`."""
     cfg, ver = report["config"], report["versions"]
@@ -456,17 +406,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(CPU_VARIANTS) + [COMPILED_VARIANT],
         help="on CPU, also time the network forward with these changes to the baseline",
     )
-    parser.add_argument("--variant", default="rgbt", help="model variant for build_seatrack (default rgbt)")
+    parser.add_argument("--variant", default="rgbt", choices=tuple(VARIANTS),
+                        help="model variant from the registry (default rgbt; timing does not depend on it)")
     parser.add_argument("--checkpoint", default=None, help="checkpoint file (default: deterministic test weights)")
-    parser.add_argument(
-        "--lora-merged",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="the checkpoint's LoRA convention (rgbt/rgbd releases: merged; rgbe: --no-lora-merged)",
-    )
+    add_lora_merged_option(parser, " (default: the convention of the variant's released file)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic sequence")
     parser.add_argument(
-        "--tiny-model", action="store_true", help="a 2-block narrow network instead of SEATrack (smoke tests only)"
+        "--tiny-model", action="store_true", help="the registry's tiny variant: a 2-block narrow network (smoke tests only)"
     )
     parser.add_argument("--json", default=None, help="also write the report as JSON to this path")
     return parser
@@ -479,7 +425,11 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"seatrack-bench: --{name} must be at least 16")
     if (args.frames is not None and args.frames < 1) or (args.warmup is not None and args.warmup < 0):
         raise SystemExit("seatrack-bench: --frames must be >= 1 and --warmup >= 0")
-    report = run_benchmark(args)
+    resolve_lora_merged(args, "seatrack-bench")
+    try:
+        report = run_benchmark(args)
+    except (ConfigError, CheckpointError) as exc:
+        raise SystemExit(f"seatrack-bench: {exc}") from None
     print(format_report(report))
     if args.json:
         with open(args.json, "w") as f:

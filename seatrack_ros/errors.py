@@ -17,3 +17,8 @@ class InputError(ValueError):
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be loaded: unreadable file, missing or unexpected keys, wrong shapes."""
+
+
+class ConfigError(ValueError):
+    """A setting the node or a tool cannot start with: unknown variant or device, missing file, bad
+    parameter value. Raised before any frame is processed; the message names the setting."""

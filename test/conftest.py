@@ -1,4 +1,6 @@
-"""Shared fixtures: the golden reference data and models with the deterministic test weights."""
+"""Shared fixtures (the golden reference data, models with the deterministic test weights) and the
+layer markers of every test file (registered in pytest.ini): ``pytest -m "not ros and not cuda"``
+is the fast loop."""
 
 from __future__ import annotations
 
@@ -9,7 +11,29 @@ import numpy as np
 import pytest
 import torch
 
-from seatrack_ros.engine.fidelity import find_golden
+from seatrack_ros.testing import find_golden
+
+
+# test file -> its markers besides the layer (ros / cuda, else unit); new files get "unit" by default.
+FILE_MARKERS = {
+    "test_model_parity.py": ("golden",),
+    "test_model_weights.py": ("golden",),
+    "test_model_checkpoint.py": ("golden",),
+    "test_tracker_parity.py": ("golden",),
+    "test_engine.py": ("golden", "slow"),
+    "test_engine_cuda.py": ("cuda", "golden"),
+    "test_bench.py": ("slow",),
+    "test_offline_realdata.py": ("slow",),
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        name = item.path.name
+        extra = FILE_MARKERS.get(name, ())
+        layer = "ros" if name.startswith("test_ros_") else ("cuda" if "cuda" in extra else "unit")
+        for marker in {layer, *extra}:
+            item.add_marker(getattr(pytest.mark, marker))
 
 
 @pytest.fixture(scope="session")
@@ -60,3 +84,12 @@ def max_abs_diff(a, b) -> float:
     b = b.detach().cpu().numpy() if isinstance(b, torch.Tensor) else np.asarray(b)
     assert a.shape == b.shape, f"shape {a.shape} != {b.shape}"
     return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64))))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _node_logs_under_pytest_tmp(tmp_path_factory):
+    """Node processes started by rosutil write their logs under pytest's basetemp, not /tmp."""
+    import rosutil
+
+    rosutil.LOG_DIR = tmp_path_factory.mktemp("node_logs")
+    yield

@@ -45,6 +45,8 @@ FASTDDS_PROFILE = ROOT / "config" / "fastdds_localhost.xml"
 # The node and in-process reference computations use the same CPU thread count, so float reductions
 # happen in the same order in both.
 TORCH_THREADS = 2
+# Set by test/conftest.py to a folder under pytest's basetemp, where node logs are written.
+LOG_DIR: Optional[Path] = None
 
 
 def domain_id(module_index: int) -> int:
@@ -104,7 +106,9 @@ class NodeProcess:
 
     def __init__(self, domain: int, params: dict[str, Any], name_args: Optional[list[str]] = None,
                  extra_args: Optional[list[str]] = None, params_file: Optional[Path] = None) -> None:
-        self.log_path = Path(tempfile.mkstemp(prefix="seatrack_node_", suffix=".log")[1])
+        # Under pytest's temporary directory (kept for the last few runs, cleaned by pytest), not /tmp.
+        log_dir = LOG_DIR if LOG_DIR is not None else Path(tempfile.gettempdir())
+        self.log_path = Path(tempfile.mkstemp(prefix="seatrack_node_", suffix=".log", dir=log_dir)[1])
         args = [sys.executable, "-m", "seatrack_ros.ros.node", "--ros-args"]
         if params_file is not None:  # before the -p overrides, which take precedence
             args += ["--params-file", str(params_file)]
@@ -154,8 +158,9 @@ class NodeProcess:
 
 
 def stamp_msg(header, stamp_ns: int, frame_id: str = "camera") -> None:
-    header.stamp.sec = stamp_ns // 1_000_000_000
-    header.stamp.nanosec = stamp_ns % 1_000_000_000
+    from seatrack_ros.streams.stamps import set_stamp
+
+    set_stamp(header.stamp, stamp_ns)
     header.frame_id = frame_id
 
 

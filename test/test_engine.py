@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from seatrack_ros.bench import build_tiny_model
+from seatrack_ros.testing import tiny_model as build_tiny_model
 from seatrack_ros.engine import (
     TrackEngine,
     apply_half_policy,
@@ -25,7 +25,7 @@ from seatrack_ros.model.backbone import Block, BackboneConfig, guided_attention_
 from seatrack_ros.model.hmoe import HMoE
 from seatrack_ros.errors import InputError
 from seatrack_ros.tracker import SEATracker, TrackerSettings
-from seatrack_ros.tracker.crop import crop_window, sample_crop
+from seatrack_ros.geometry.crop import crop_window, sample_crop
 
 MEAN = torch.tensor((0.485, 0.456, 0.406) * 2).view(1, 6, 1, 1)
 STD = torch.tensor((0.229, 0.224, 0.225) * 2).view(1, 6, 1, 1)

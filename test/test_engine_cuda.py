@@ -14,7 +14,7 @@ from seatrack_ros.engine import crop_resize, crop_tables, prepare_model, window_
 from seatrack_ros.engine.precision import inference_state
 from seatrack_ros.model import build_seatrack, load_checkpoint
 from seatrack_ros.tracker import SEATracker
-from seatrack_ros.tracker.crop import crop_window, sample_crop
+from seatrack_ros.geometry.crop import crop_window, sample_crop
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

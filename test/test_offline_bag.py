@@ -129,3 +129,77 @@ def test_bag_errors(tmp_path, capsys):
         run.main([str(bag), "--out", str(tmp_path / "x.csv"), "--rgb-topic", "/camera/color"],
                  make_tracker=FakeTracker)
     assert "--aux-topic" in capsys.readouterr().err
+
+
+def write_bag_with_aux(path, aux_for_frame):
+    """RGB frames as in write_bag, and per RGB frame k an aux mono8 image ``aux_for_frame(k)`` with the
+    same stamp (any size)."""
+    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        c_rgb = writer.add_connection("/camera/color", "sensor_msgs/msg/Image", typestore=TS)
+        c_aux = writer.add_connection("/thermal", "sensor_msgs/msg/Image", typestore=TS)
+        for k, stamp in enumerate(RGB_STAMPS):
+            writer.write(c_aux, stamp + 500, TS.serialize_cdr(_image(stamp, aux_for_frame(k), "mono8"),
+                                                              "sensor_msgs/msg/Image"))
+            writer.write(c_rgb, stamp + 1000, TS.serialize_cdr(_image(stamp, rgb_frame(k), "rgb8"),
+                                                               "sensor_msgs/msg/Image"))
+    return path
+
+
+def test_bag_aux_of_another_size_is_resized_to_the_rgb_frame_like_the_node(tmp_path):
+    """A thermal camera at half the RGB resolution: the real tracker refuses the pair as recorded
+    (negative control) and tracks it after the runner resized the aux image, as the node does."""
+    from seatrack_ros.testing import tiny_model
+    from seatrack_ros.tracker import SEATracker
+
+    def half_size(k):
+        return np.full((H // 2, W // 2), 40 + k, np.uint8)
+
+    bag = write_bag_with_aux(tmp_path / "rec", half_size)
+    model = tiny_model()
+    with pytest.raises(InputError) as err:
+        SEATracker(model, "cpu").initialize(rgb_frame(0), np.repeat(half_size(0)[..., None], 3, axis=2),
+                                            (5, 6, 10, 8))
+    assert err.value.kind == "size_mismatch"
+    messages = []
+    summary = run.run_bag(bag, tmp_path / "b.csv", lambda: SEATracker(model, "cpu"), "/camera/color", "/thermal",
+                          "thermal", (5, 6, 10, 8), slop=0.01, progress=False, log=messages.append)
+    assert summary["frames"] == len(RGB_STAMPS) and summary["problems"] == {}
+    assert any(f"aux {W // 2}x{H // 2} is resized to the RGB size {W}x{H}" in m for m in messages)
+    # what the tracker is given: the RGB frame's size, the encoded grey value of each aux frame
+    trackers = []
+    run.run_bag(bag, tmp_path / "f.csv", fake_factory(trackers), "/camera/color", "/thermal", "thermal",
+                (5, 6, 10, 8), slop=0.01, progress=False, log=lambda *_: None)
+    for k, call in enumerate(trackers[0].calls):
+        assert call[2].shape == (H, W, 3)
+        assert (call[2] == 40 + k).all()
+
+
+def test_bag_aux_homography_warps_like_the_node(tmp_path):
+    """aux pixel (x, y) lies at RGB pixel (x + 4, y): the warped aux column x holds aux column x - 4,
+    columns left of 4 are empty (0)."""
+    def gradient(k):
+        return np.tile((5 * np.arange(W)).astype(np.uint8), (H, 1))
+
+    bag = write_bag_with_aux(tmp_path / "rec", gradient)
+    shift = np.array([[1.0, 0.0, 4.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    expected = np.zeros((H, W), np.uint8)
+    expected[:, 4:] = 5 * np.arange(W - 4)
+    trackers = []
+    run.run_bag(bag, tmp_path / "b.csv", fake_factory(trackers), "/camera/color", "/thermal", "thermal",
+                (5, 6, 10, 8), slop=0.01, progress=False, log=lambda *_: None, homography=shift)
+    aux = trackers[0].calls[0][2]
+    assert aux.shape == (H, W, 3)
+    np.testing.assert_array_equal(aux[..., 0], expected)
+    # negative control: without the homography the gradient arrives unshifted
+    plain = []
+    run.run_bag(bag, tmp_path / "p.csv", fake_factory(plain), "/camera/color", "/thermal", "thermal",
+                (5, 6, 10, 8), slop=0.01, progress=False, log=lambda *_: None)
+    assert not np.array_equal(plain[0].calls[0][2][..., 0], expected)
+    # the command line takes the same matrix
+    rc = run.main([str(bag), "--out", str(tmp_path / "c.csv"), "--rgb-topic", "/camera/color", "--aux-topic",
+                   "/thermal", "--modality", "thermal", "--init-box", "5,6,10,8", "--slop", "0.01",
+                   "--aux-to-rgb-homography", "1,0,4,0,1,0,0,0,1", "--no-progress"], make_tracker=FakeTracker)
+    assert rc == 0
+    assert run.main([str(bag), "--out", str(tmp_path / "d.csv"), "--rgb-topic", "/camera/color", "--aux-topic",
+                     "/thermal", "--modality", "thermal", "--init-box", "5,6,10,8",
+                     "--aux-to-rgb-homography", "1,0,0,0,0,0,0,0,1", "--no-progress"], make_tracker=FakeTracker) == 1

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import rosutil
-from seatrack_ros.ros.synthetic import make_sequence
+from seatrack_ros.streams.synthetic import make_sequence
 
 H, W = 128, 160
 DOMAINS = {"thermal": rosutil.domain_id(1), "depth": rosutil.domain_id(2), "event": rosutil.domain_id(3),

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import rosutil
-from seatrack_ros.ros.synthetic import make_sequence
+from seatrack_ros.streams.synthetic import make_sequence
 
 DOMAIN = rosutil.domain_id(4)
 H, W = 128, 160

@@ -9,8 +9,9 @@ Per `track()` call:
    written into a static (1, 6, 256, 256) input;
 3. backbone + head on the cached template tokens (computed once at `initialize`);
 4. decode: Hann window, peak, box at the peak, packed into 6 floats;
-5. device-to-host: those 6 floats (box, score, peak index) come back through pinned memory; the host
-   maps the box back into the image exactly as the reference path does.
+5. device-to-host: those 6 floats (box, score, peak index) come back through pinned memory; `locate`
+   hands them to `SEATracker`, whose one tail (`seatrack_ros.geometry.finish_box`) maps the box back
+   into the image for both backends.
 
 Stages 2-4 are each captured once as a CUDA graph (``cuda_graphs=True``) and replayed per frame; capture
 failures fall back to eager execution with a warning. Optionally (``compile_network=True``) the network
@@ -31,9 +32,8 @@ import torch
 from torch import nn
 
 from ..model.head import decode_box
-from ..tracker.crop import crop_window, sample_crop
-from ..tracker.postprocess import clip_box, hann_window, map_box_back
-from ..tracker.tracker import IMAGENET_MEAN, IMAGENET_STD
+from ..geometry.crop import crop_window, sample_crop
+from ..geometry.boxes import finish_box, hann_window
 from .gpu_preprocess import CropTables, crop_resize, crop_tables, normalize_crop, window_is_regular
 from .precision import prepare_model
 
@@ -104,7 +104,7 @@ class TrackEngine:
             dtype = torch.float16 if use_half else torch.float32
         self.dtype = dtype
         self.half = dtype != torch.float32
-        self.model = prepare_model(model, device, self.dtype, residual_float32)
+        self.model = prepare_model(model, device, self.dtype, residual_float32, attention="fused", merge_lora=True)
         self.cuda_graphs = bool(cuda_graphs) and is_cuda
         if cuda_graphs and not self.cuda_graphs:
             LOG.warning("CUDA graphs need a CUDA device; %s runs eagerly", device)
@@ -114,8 +114,7 @@ class TrackEngine:
         pin = is_cuda
         with torch.cuda.device(device) if is_cuda else contextlib.nullcontext():
             self.window = hann_window(feat).reshape(1, 1, feat, feat).to(device)
-            self.mean = torch.tensor(IMAGENET_MEAN * 2, device=device).view(1, 6, 1, 1)
-            self.std = torch.tensor(IMAGENET_STD * 2, device=device).view(1, 6, 1, 1)
+            self.mean, self.std = self.model.pixel_stats(device)  # the model's statistics, made before capture
             self.search_input = torch.zeros((1, 6, settings.search_size, settings.search_size), dtype=self.dtype, device=device)
             self.result = torch.zeros(6, dtype=torch.float32, device=device)
             self.result_host = torch.zeros(6, dtype=torch.float32, pin_memory=pin)
@@ -276,10 +275,11 @@ class TrackEngine:
         self._synchronize()
 
     @torch.no_grad()
-    def track(self, rgb: np.ndarray, aux: np.ndarray, state: list[float]) -> tuple[list[float], list[float], float, int]:
-        """One frame (validated inputs) around the previous box ``state``.
+    def locate(self, rgb: np.ndarray, aux: np.ndarray, state: list[float]) -> tuple[torch.Tensor, float, int, float]:
+        """One frame (validated inputs) around the previous box ``state``: the tracker backend's step.
 
-        Returns (clipped box, unclipped box, windowed peak score, peak index), boxes as (x, y, w, h) px.
+        Returns (float32 (4,) normalised (cx, cy, w, h) at the windowed peak in the search crop, the
+        windowed peak score, the peak index, the crop's resize factor).
         """
         s = self.settings
         image_hw = rgb.shape[:2]
@@ -311,11 +311,14 @@ class TrackEngine:
             self._record(5)
         self._synchronize()
         values = self.result_host.numpy().copy()
-        # Same float32 arithmetic as the host path: box * search_size / resize_factor.
-        crop_box = (torch.from_numpy(values[:4]) * s.search_size / resize_factor).tolist()
-        unclipped = map_box_back(crop_box, state, s.search_size, resize_factor)
-        clipped = clip_box(unclipped, image_hw[0], image_hw[1], s.clip_margin)
-        return clipped, unclipped, float(values[4]), int(values[5])
+        return torch.from_numpy(values[:4]), float(values[4]), int(values[5]), resize_factor
+
+    def track(self, rgb: np.ndarray, aux: np.ndarray, state: list[float]) -> tuple[list[float], list[float], float, int]:
+        """`locate` plus the shared tail: (clipped box, unclipped box, windowed peak score, peak index),
+        boxes as (x, y, w, h) px (for tools that drive the engine without a `SEATracker`)."""
+        raw_box, score, peak_index, resize_factor = self.locate(rgb, aux, state)
+        clipped, unclipped = finish_box(raw_box, state, rgb.shape[:2], self.settings, resize_factor)
+        return clipped, unclipped, score, peak_index
 
     def stage_times(self) -> dict[str, float]:
         """Milliseconds per stage of the last `track()` (needs ``profile=True``), keyed by `STAGES`."""

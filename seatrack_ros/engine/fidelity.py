@@ -18,33 +18,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..model import build_seatrack, load_checkpoint, make_test_state_dict
-from ..tracker import TrackerSettings
-from ..tracker.crop import crop_window
+from ..errors import ConfigError
+from ..model import load_seatrack, select_device
+from ..testing import find_golden
+from ..geometry.crop import TrackerSettings
+from ..geometry.crop import crop_window
 from .cuda_tracker import TrackEngine
 from .precision import prepare_model
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-
-def find_golden(explicit: str | None = None) -> Path:
-    """The reference fixtures: ``explicit``, else $SEATRACK_GOLDEN_DIR, else shared/golden in or beside
-    the checkout. Raises FileNotFoundError when none holds model_io.npz."""
-    here = Path(__file__).resolve().parents[2]
-    candidates = [explicit, os.environ.get("SEATRACK_GOLDEN_DIR"), here / "shared" / "golden", here.parent / "shared" / "golden"]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "model_io.npz").is_file():
-            return Path(candidate)
-    raise FileNotFoundError(
-        "golden fixtures not found (looked at --golden, $SEATRACK_GOLDEN_DIR, ./shared/golden, ../shared/golden)"
-    )
 
 
 def _max_abs(a, b) -> float:
@@ -139,7 +127,6 @@ def run(
 ) -> dict:
     model_io = dict(np.load(golden_dir / "model_io.npz"))
     seq = dict(np.load(golden_dir / "tracker_seq.npz"))
-    weights = make_test_state_dict()
     report = {
         "device": str(device),
         "device_name": _device_name(device),
@@ -150,10 +137,10 @@ def run(
     }
     for name in dtypes:
         dtype = DTYPES[name]
-        model = load_checkpoint(build_seatrack(), weights, lora_merged=False)
+        model = load_seatrack("rgbt")  # the golden fixtures' deterministic test weights
         entry = {"model": model_fidelity(model, model_io, device, dtype, residual_float32)}
         if tracker:
-            fresh = load_checkpoint(build_seatrack(), weights, lora_merged=False)
+            fresh = load_seatrack("rgbt")
             entry["tracker"] = tracker_fidelity(
                 fresh, seq, device, dtype, device.type == "cuda", residual_float32, compile_network
             )
@@ -209,8 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", default=None, help="write the report here")
     args = parser.parse_args(argv)
-    name = "cuda" if args.device == "auto" and torch.cuda.is_available() else ("cpu" if args.device == "auto" else args.device)
-    device = torch.device(name)
+    try:
+        device = select_device(args.device)
+    except ConfigError as exc:
+        raise SystemExit(str(exc)) from None
     dtypes = args.dtypes or (["float32", "float16", "bfloat16"] if device.type == "cuda" else ["float32", "float16"])
     try:
         golden = find_golden(args.golden)

@@ -1,6 +1,6 @@
 """Crop, resize and normalise on the device (torch only), reproducing the host path's crops.
 
-The host path (`seatrack_ros.tracker.crop.sample_crop`) cuts a square window, pads it with zeros and
+The host path (`seatrack_ros.geometry.crop.sample_crop`) cuts a square window, pads it with zeros and
 resizes it with OpenCV's default bilinear filter. On uint8 images OpenCV's bilinear is fixed-point
 arithmetic, not a float interpolation, so `torch.nn.functional.interpolate` would differ by a grey
 level here and there. This module redoes OpenCV's integer arithmetic with torch integer ops, which
@@ -39,7 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..tracker.crop import CropWindow, window_is_regular  # noqa: F401 (re-exported)
+from ..geometry.crop import CropWindow, window_is_regular  # noqa: F401 (re-exported)
+from ..model.seatrack import normalize_crop  # noqa: F401 (re-exported: the model holds the normalisation)
 
 RESIZE_COEF_BITS = 11
 RESIZE_COEF_SCALE = 1 << RESIZE_COEF_BITS
@@ -138,17 +139,6 @@ def crop_resize(frame: torch.Tensor, tables: torch.Tensor) -> torch.Tensor:
         tie_down = ((block_sum & 3) == 2) & (((block_sum >> 2) & 1) == 0)
         out = out - tie_down.to(torch.int32) * tables[0, ROW_FLAGS, 0]
     return out.clamp_(0, 255).to(torch.uint8)
-
-
-def normalize_crop(crop: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """(S, S, 6) uint8 -> (1, 6, S, S) ``(pixel/255 - mean) / std`` computed in float32, returned as dtype.
-
-    mean, std: (1, 6, 1, 1) float32. The float32 arithmetic is the host path's, op for op. On CUDA,
-    PyTorch divides by a Python scalar as a multiplication by its reciprocal, so GPU values can differ
-    from CPU ones by one ulp; the reference's own preprocessing does the same division on the GPU.
-    """
-    tensor = crop.float().permute(2, 0, 1)[None]
-    return (((tensor / 255.0) - mean) / std).to(dtype)
 
 
 @dataclass

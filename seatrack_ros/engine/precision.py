@@ -131,12 +131,19 @@ def prepare_model(
     device: torch.device | str,
     dtype: torch.dtype = torch.float32,
     residual_float32: bool | None = None,
+    *,
+    attention: str | None = "fused",
+    merge_lora: bool | None = True,
 ) -> nn.Module:
-    """Ready a loaded SEATrack for inference on ``device`` in ``dtype``, in place; idempotent.
+    """Ready a loaded SEATrack for inference on ``device`` in ``dtype``, in place; idempotent. Every
+    tracker backend goes through here, so the kernels that run are the ones asked for, not a caller's.
 
-    Merges LoRA into qkv (so inference does no LoRA work), selects the fused attention (guidance folded
-    into one SDPA call), moves the weights and applies the half policy for float16/bfloat16. A model
-    already prepared for the same (device, dtype) is returned untouched, so several trackers share it.
+    Merges LoRA into qkv (so inference does no LoRA work), selects the attention implementation
+    (``"fused"``: guidance folded into one SDPA call; ``"math"``: the reference's op order), moves the
+    weights and applies the half policy for float16/bfloat16. ``attention`` / ``merge_lora`` None
+    leave the model's current choice (the host path's default: the model as loaded, bitwise the
+    reference). A model already prepared for the same (device, dtype) keeps its weights, so several
+    trackers share it; an explicit ``attention`` / ``merge_lora`` still applies (to all of them).
     ``residual_float32`` (half only, see module docstring): None accepts either setting on an already
     prepared model and means False on a fresh one.
     Raises ValueError when it was prepared for something else: load a second model for that.
@@ -146,20 +153,20 @@ def prepare_model(
         device = torch.device("cuda", torch.cuda.current_device())
     state = inference_state(model)
     if residual_float32 is None:
-        if state is not None and state[:2] == (str(device), dtype):
-            return model
-        residual_float32 = False
+        residual_float32 = state[2] if state is not None and len(state) > 2 and state[:2] == (str(device), dtype) else False
     key = (str(device), dtype) if dtype == torch.float32 else (str(device), dtype, residual_float32)
-    if state == key:
-        return model
-    if state is not None:
+    if state is not None and state != key:
         raise ValueError(
             f"this model is already prepared for {state}; it cannot also serve {key} "
             "without copying its weights, so load a separate model for that"
         )
+    if attention is not None:
+        model.set_attention_impl(attention)
+    if merge_lora:
+        model.merge_lora()
+    if state == key:
+        return model
     model.eval()
-    model.merge_lora()
-    model.set_attention_impl("fused")
     model.to(device)
     if dtype != torch.float32:
         apply_half_policy(model, dtype, residual_float32)

@@ -58,12 +58,12 @@ def recipe_tensor(key: str, shape: tuple[int, ...], dtype: torch.dtype = torch.f
 
 
 def make_test_state_dict(model: nn.Module | None = None) -> dict[str, torch.Tensor]:
-    """Recipe weights for every key of ``model``'s state dict (default: a fresh `build_seatrack()`).
+    """Recipe weights for every key of ``model``'s state dict (default: the released architecture).
 
     The result loads with ``lora_merged=False`` (its qkv weights are base weights).
     """
     if model is None:
-        from .build import build_seatrack
+        from .seatrack import SEATrack  # the released architecture (what build_seatrack("rgbt") builds)
 
-        model = build_seatrack()
+        model = SEATrack().eval()
     return {k: recipe_tensor(k, tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}

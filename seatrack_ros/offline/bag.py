@@ -1,6 +1,6 @@
 """Read synchronised (RGB, X) image pairs from a rosbag2 recording (mcap or sqlite3) with ``rosbags``.
 
-Pairs are formed by the node's own synchronizer (:class:`seatrack_ros.ros.sync.StampSynchronizer`):
+Pairs are formed by the node's own synchronizer (:class:`seatrack_ros.streams.sync.StampSynchronizer`):
 each message is paired with the closest-stamped message of the other topic within ``slop`` seconds.
 Offline, every matched pair is taken at once, so no frame is skipped for being stale as it may be
 online when inference is slower than the cameras. Stamps are the messages' ``header.stamp`` (or the
@@ -16,8 +16,9 @@ from typing import Iterator
 import numpy as np
 
 from seatrack_ros.errors import InputError
-from seatrack_ros.ros.image_conversions import compressed_to_array, image_to_array, to_rgb8
-from seatrack_ros.ros.sync import StampSynchronizer
+from seatrack_ros.streams.image_conversions import decode_image, to_rgb8
+from seatrack_ros.streams.stamps import header_stamp_ns
+from seatrack_ros.streams.sync import DEFAULT_SYNC_SLOP, StampSynchronizer
 
 IMAGE_MSGTYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 BAG_SUFFIXES = (".mcap", ".db3")
@@ -43,18 +44,8 @@ def is_bag_path(path: Path) -> bool:
     return path.is_dir() and (path / "metadata.yaml").is_file()
 
 
-def decode_image(msg, msgtype: str) -> tuple[np.ndarray, str]:
-    """sensor_msgs Image or CompressedImage -> (array, encoding)."""
-    if msgtype == "sensor_msgs/msg/CompressedImage":
-        return compressed_to_array(msg)
-    return image_to_array(msg)
-
-
 def _stamp_ns(msg, bag_time_ns: int, stamp_source: str) -> int:
-    if stamp_source == "bag":
-        return int(bag_time_ns)
-    stamp = msg.header.stamp
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+    return int(bag_time_ns) if stamp_source == "bag" else header_stamp_ns(msg)
 
 
 class BagPairReader:
@@ -63,7 +54,7 @@ class BagPairReader:
     After iteration, :attr:`sync_stats` holds the synchronizer's counters (unmatched messages etc.).
     """
 
-    def __init__(self, bag_path: Path, rgb_topic: str, aux_topic: str, slop: float = 0.02,
+    def __init__(self, bag_path: Path, rgb_topic: str, aux_topic: str, slop: float = DEFAULT_SYNC_SLOP,
                  stamp_source: str = "header") -> None:
         if stamp_source not in ("header", "bag"):
             raise InputError("parameter", f"stamp_source must be 'header' or 'bag', got {stamp_source!r}")
@@ -96,12 +87,12 @@ class BagPairReader:
                 msg = typestore.deserialize_cdr(raw, conn.msgtype)
                 stamp = _stamp_ns(msg, bag_time_ns, self.stamp_source)
                 if conn.topic == self.rgb_topic:
-                    sync.add_rgb(stamp, (msg, conn.msgtype))
+                    sync.add_rgb(stamp, msg)
                 if conn.topic == self.aux_topic:
-                    sync.add_aux(stamp, (msg, conn.msgtype))
+                    sync.add_aux(stamp, msg)
                 pair = sync.take(timeout=0)
                 if pair is not None:
-                    rgb, rgb_enc = decode_image(*pair.rgb)
-                    aux, aux_enc = decode_image(*pair.aux)
+                    rgb, rgb_enc = decode_image(pair.rgb)
+                    aux, aux_enc = decode_image(pair.aux)
                     yield BagPair(pair.rgb_stamp_ns, pair.aux_stamp_ns, to_rgb8(rgb, rgb_enc), aux, aux_enc)
         self.sync_stats = sync.stats()

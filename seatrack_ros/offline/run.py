@@ -1,15 +1,16 @@
 """``seatrack-run``: run the tracker over benchmark sequences or a rosbag2 recording, offline.
 
-The frames go through the same modality encoders (:mod:`seatrack_ros.modalities`) and the same
-tracker (:class:`seatrack_ros.tracker.SEATracker`) as in the ROS node, so offline and online runs
-give the same boxes for the same frames.
+The frames go through the same aux preparation (:func:`seatrack_ros.streams.aux.prepare_aux`: encode,
+then resize or warp to the RGB frame), the same :class:`seatrack_ros.tracker.TrackingSession` and the
+same model loader (:func:`seatrack_ros.model.load_seatrack`) as in the ROS node, so offline and online
+runs give the same boxes for the same frames.
 
 Examples::
 
     seatrack-run /data/LasHeR/testingset --benchmark lasher --out results/LasHeR/seatrack \\
-        --checkpoint SEATrack_rgbt.pth --lora merged --device cuda
+        --checkpoint SEATrack_ep0060.pth.tar --lora-merged true --device cuda
     seatrack-run recording.mcap --rgb-topic /camera/image_raw --aux-topic /thermal/image_raw \\
-        --modality thermal --init-box 310,200,40,80 --out boxes.csv --checkpoint ... --lora merged
+        --modality thermal --init-box 310,200,40,80 --out boxes.csv --checkpoint ... --lora-merged true
 
 See ``docs/offline.md`` for the layouts, output formats and resuming.
 """
@@ -21,48 +22,44 @@ import csv
 import math
 import os
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 
-from seatrack_ros.errors import CheckpointError, InputError
+from seatrack_ros.cli import add_lora_merged_option, resolve_lora_merged
+from seatrack_ros.errors import CheckpointError, ConfigError, InputError
+from seatrack_ros.modalities import MODALITIES
 from seatrack_ros.offline import datasets, results
+from seatrack_ros.streams.aux import AuxPreparer
+from seatrack_ros.streams.sync import DEFAULT_SYNC_SLOP
+from seatrack_ros.tracker.session import TrackingSession
 
 TrackerFactory = Callable[[], object]
 
-MODEL_VARIANT = {"thermal": "rgbt", "depth": "rgbd", "event": "rgbe"}
 
-
-def make_encoder(modality: str, mono16_range: Optional[tuple] = None) -> Callable:
-    """Return ``encode(image, encoding) -> (H, W, 3) uint8`` for ``modality`` (the node's encoders)."""
-    from seatrack_ros.modalities import encode_aux
-
-    options = {"mono16_range": mono16_range} if (modality == "thermal" and mono16_range) else {}
-
-    def encode(image: np.ndarray, encoding: str) -> np.ndarray:
-        return encode_aux(modality, image, encoding, **options)
-
-    return encode
-
-
-def make_model_tracker_factory(checkpoint: Optional[str], lora: Optional[str], test_weights: bool,
-                               device: str, modality: str, log: Callable = print) -> TrackerFactory:
-    """Build the network once and return a factory of fresh :class:`SEATracker` objects sharing it."""
-    from seatrack_ros.model import build_seatrack, load_checkpoint, make_test_state_dict
+def make_model_tracker_factory(
+    checkpoint: Optional[str],
+    lora_merged: Optional[bool],
+    test_weights: bool,
+    device: str,
+    modality: str,
+    log: Callable = print,
+) -> TrackerFactory:
+    """Load the network once (`load_seatrack`) and return a factory of fresh trackers sharing it."""
+    from seatrack_ros.model import load_seatrack, select_device, variant_for_modality
     from seatrack_ros.tracker import SEATracker
 
-    model = build_seatrack(MODEL_VARIANT[modality])
-    if checkpoint:
-        load_checkpoint(model, checkpoint, lora_merged=(lora == "merged"))
-    else:
+    if not checkpoint:
         assert test_weights
-        log("WARNING: running with deterministic TEST weights (--test-weights): the boxes mean nothing; "
-            "use them only to check the pipeline.")
-        load_checkpoint(model, make_test_state_dict(model), lora_merged=False)
-    return lambda: SEATracker(model, device=device)
+        log(
+            "WARNING: running with deterministic TEST weights (--test-weights): the boxes mean nothing; "
+            "use them only to check the pipeline."
+        )
+    model = load_seatrack(variant_for_modality(modality).name, checkpoint or None, lora_merged)
+    torch_device = select_device(device)
+    return lambda: SEATracker(model, device=torch_device)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -72,36 +69,53 @@ def make_model_tracker_factory(checkpoint: Optional[str], lora: Optional[str], t
 def _progress(total: int, desc: str, unit: str, enabled: bool, leave: bool = True, position: int = 0):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, leave=leave, position=position,
-                dynamic_ncols=True)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        disable=not enabled,
+        leave=leave,
+        position=position,
+        dynamic_ncols=True,
+    )
 
 
-def track_sequence(seq: datasets.Sequence, tracker, encode: Callable, frame_bar=None) -> tuple:
+def track_sequence(seq: datasets.Sequence, tracker, prepare: AuxPreparer, frame_bar=None) -> tuple:
     """Run ``tracker`` over ``seq`` from ``seq.start``. Returns (boxes (N, 4) float64, scores list with
     None for the initialisation frame, tracking seconds excluding the initialisation frame)."""
+    session = TrackingSession(tracker)
     boxes, scores = [], []
     seconds = 0.0
     for frame in seq.frames():
-        aux = encode(frame.aux, frame.aux_encoding)
+        aux = prepare(frame.aux, frame.aux_encoding, frame.rgb.shape[:2])
         if frame.index == seq.start:
-            box = seq.init_box
-            tracker.initialize(frame.rgb, aux, box)
-            boxes.append(box)
+            session.request_init(seq.init_box, "ground truth")
+        step = session.step(frame.rgb, aux)
+        if step.init_error is not None:
+            raise step.init_error
+        if step.initialized:
+            boxes.append(tuple(seq.init_box))
             scores.append(None)
         else:
-            t0 = time.perf_counter()
-            result = tracker.track(frame.rgb, aux)
-            seconds += time.perf_counter() - t0
-            boxes.append(tuple(float(v) for v in result.box))
-            scores.append(float(result.score))
+            seconds += step.model_s
+            boxes.append(step.box)
+            scores.append(step.confidence)
         if frame_bar is not None:
             frame_bar.update(1)
     return np.asarray(boxes, dtype=np.float64).reshape(-1, 4), scores, seconds
 
 
-def run_dataset(root: Path, out_dir: Path, make_tracker: TrackerFactory, benchmark: str = "auto",
-                names: Optional[list] = None, overwrite: bool = False, mono16_range: Optional[tuple] = None,
-                progress: bool = True, log: Callable = print) -> dict:
+def run_dataset(
+    root: Path,
+    out_dir: Path,
+    make_tracker: TrackerFactory,
+    benchmark: str = "auto",
+    names: Optional[list] = None,
+    overwrite: bool = False,
+    mono16_range: Optional[tuple] = None,
+    progress: bool = True,
+    log: Callable = print,
+) -> dict:
     """Track every sequence under ``root`` (a dataset root or one sequence folder) and write one result
     file per sequence under ``out_dir`` in the benchmark's format. Finished sequences are skipped
     unless ``overwrite``. Returns a summary dict (benchmark, done, skipped, failed {name: message},
@@ -109,20 +123,30 @@ def run_dataset(root: Path, out_dir: Path, make_tracker: TrackerFactory, benchma
     benchmark, seqs = datasets.open_dataset(Path(root), benchmark, names)
     out_dir = Path(out_dir)
     modality = datasets.MODALITY_OF_BENCHMARK[benchmark]
-    encode = make_encoder(modality, mono16_range)
+    prepare = AuxPreparer(modality, mono16_range=mono16_range, info=log)
     todo = [s for s in seqs if overwrite or not results.is_finished(out_dir, benchmark, s.name)]
     todo_names = {s.name for s in todo}
-    summary = {"benchmark": benchmark, "done": [], "skipped": [s.name for s in seqs if s.name not in todo_names],
-               "failed": {}, "frames": 0, "seconds": 0.0}
+    summary = {
+        "benchmark": benchmark,
+        "done": [],
+        "skipped": [s.name for s in seqs if s.name not in todo_names],
+        "failed": {},
+        "frames": 0,
+        "seconds": 0.0,
+    }
     log(f"{benchmark}: {len(seqs)} sequences, {len(summary['skipped'])} already finished, {len(todo)} to run")
     seq_bar = _progress(len(todo), "sequences", "seq", progress)
     for seq in todo:
         if len(seq.rgb_paths) != len(seq.aux_paths):
-            log(f"{seq.name}: {len(seq.rgb_paths)} RGB but {len(seq.aux_paths)} X frames; tracking the first "
-                f"{seq.num_frames} pairs")
-        frame_bar = _progress(seq.num_frames - seq.start, seq.name, "frame", progress, leave=False, position=1)
+            log(
+                f"{seq.name}: {len(seq.rgb_paths)} RGB but {len(seq.aux_paths)} X frames; tracking the first "
+                f"{seq.num_frames} pairs"
+            )
+        frame_bar = _progress(
+            seq.num_frames - seq.start, seq.name, "frame", progress, leave=False, position=1
+        )
         try:
-            boxes, scores, seconds = track_sequence(seq, make_tracker(), encode, frame_bar)
+            boxes, scores, seconds = track_sequence(seq, make_tracker(), prepare, frame_bar)
         except InputError as exc:
             summary["failed"][seq.name] = f"{exc.kind}: {exc}"
             log(f"{seq.name}: FAILED ({exc.kind}): {exc}")
@@ -144,8 +168,10 @@ def run_dataset(root: Path, out_dir: Path, make_tracker: TrackerFactory, benchma
         log(f"nothing to run: every sequence already has results in {out_dir} (--overwrite re-runs them)")
         return summary
     fps = summary["frames"] / summary["seconds"] if summary["seconds"] > 0 else float("nan")
-    log(f"finished {len(summary['done'])} sequences ({summary['frames']} tracked frames, {fps:.2f} frames/s); "
-        f"results in {out_dir}")
+    log(
+        f"finished {len(summary['done'])} sequences ({summary['frames']} tracked frames, {fps:.2f} frames/s); "
+        f"results in {out_dir}"
+    )
     return summary
 
 
@@ -155,25 +181,42 @@ def run_dataset(root: Path, out_dir: Path, make_tracker: TrackerFactory, benchma
 BAG_CSV_HEADER = ("frame", "rgb_stamp_ns", "aux_stamp_ns", "x", "y", "w", "h", "score")
 
 
-def run_bag(bag_path: Path, out_path: Path, make_tracker: TrackerFactory, rgb_topic: str, aux_topic: str,
-            modality: str, init_box: tuple, slop: float = 0.02, init_stamp_ns: Optional[int] = None,
-            stamp_source: str = "header", max_frames: Optional[int] = None,
-            mono16_range: Optional[tuple] = None, progress: bool = True, log: Callable = print) -> dict:
+def run_bag(
+    bag_path: Path,
+    out_path: Path,
+    make_tracker: TrackerFactory,
+    rgb_topic: str,
+    aux_topic: str,
+    modality: str,
+    init_box: tuple,
+    slop: float = DEFAULT_SYNC_SLOP,
+    init_stamp_ns: Optional[int] = None,
+    stamp_source: str = "header",
+    max_frames: Optional[int] = None,
+    mono16_range: Optional[tuple] = None,
+    progress: bool = True,
+    log: Callable = print,
+    homography: Optional[np.ndarray] = None,
+) -> dict:
     """Track through a rosbag2 recording and write ``out_path`` (CSV, columns :data:`BAG_CSV_HEADER`;
     row 0 is the initialisation frame, its score empty).
 
     The tracker is initialised with ``init_box`` (x, y, w, h px) on the first synchronised pair whose
     RGB stamp is >= ``init_stamp_ns`` (the first pair if None). A frame whose data is bad (wrong
     encoding, size mismatch, ...) is skipped and counted by kind, as the node does; if the
-    initialisation frame is bad the run stops with the error. Returns a summary dict.
+    initialisation frame is bad the run stops with the error. An aux image of another size than the
+    RGB image is resized to it, or warped with ``homography`` (3x3, aux pixel -> RGB pixel), as the
+    node does. Returns a summary dict.
     """
     from seatrack_ros.offline.bag import BagPairReader
 
-    if modality not in MODEL_VARIANT:
-        raise InputError("modality", f"unknown modality {modality!r}; expected one of {', '.join(MODEL_VARIANT)}")
-    encode = make_encoder(modality, mono16_range)
+    if modality not in MODALITIES:
+        raise InputError(
+            "modality", f"unknown modality {modality!r}; expected one of {', '.join(MODALITIES)}"
+        )
+    prepare = AuxPreparer(modality, homography=homography, mono16_range=mono16_range, info=log)
     reader = BagPairReader(Path(bag_path), rgb_topic, aux_topic, slop, stamp_source)
-    tracker = make_tracker()
+    session = TrackingSession(make_tracker())
     rows, problems = [], Counter()
     seconds = 0.0
     out_path = Path(out_path)
@@ -183,16 +226,18 @@ def run_bag(bag_path: Path, out_path: Path, make_tracker: TrackerFactory, rgb_to
         if not initialised and init_stamp_ns is not None and pair.rgb_stamp_ns < init_stamp_ns:
             continue
         try:
-            aux = encode(pair.aux, pair.aux_encoding)
+            aux = prepare(pair.aux, pair.aux_encoding, pair.rgb.shape[:2])
             if not initialised:
-                tracker.initialize(pair.rgb, aux, tuple(init_box))
+                session.request_init(init_box, "--init-box")
+            step = session.step(pair.rgb, aux)
+            if step.init_error is not None:
+                raise step.init_error
+            if step.initialized:
                 initialised = True
                 row_box, score = tuple(float(v) for v in init_box), None
             else:
-                t0 = time.perf_counter()
-                result = tracker.track(pair.rgb, aux)
-                seconds += time.perf_counter() - t0
-                row_box, score = tuple(float(v) for v in result.box), float(result.score)
+                seconds += step.model_s
+                row_box, score = step.box, step.confidence
         except InputError as exc:
             if not initialised:
                 raise
@@ -206,26 +251,50 @@ def run_bag(bag_path: Path, out_path: Path, make_tracker: TrackerFactory, rgb_to
             break
     bar.close()
     if not initialised:
-        raise InputError("no_frames", f"{bag_path}: no synchronised ({rgb_topic}, {aux_topic}) pair "
-                                      + ("after the initialisation stamp" if init_stamp_ns else "within the slop"))
+        raise InputError(
+            "no_frames",
+            f"{bag_path}: no synchronised ({rgb_topic}, {aux_topic}) pair "
+            + ("after the initialisation stamp" if init_stamp_ns else "within the slop"),
+        )
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".partial")
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(BAG_CSV_HEADER)
         for frame, rs, as_, x, y, w, h, score in rows:
-            writer.writerow([frame, rs, as_, f"{x:.4f}", f"{y:.4f}", f"{w:.4f}", f"{h:.4f}",
-                             "" if score is None else f"{score:.6f}"])
+            writer.writerow(
+                [
+                    frame,
+                    rs,
+                    as_,
+                    f"{x:.4f}",
+                    f"{y:.4f}",
+                    f"{w:.4f}",
+                    f"{h:.4f}",
+                    "" if score is None else f"{score:.6f}",
+                ]
+            )
     os.replace(tmp, out_path)
     stats = reader.sync_stats.as_dict() if reader.sync_stats is not None else {}
     fps = (len(rows) - 1) / seconds if seconds > 0 else float("nan")
-    log(f"wrote {len(rows)} boxes to {out_path} ({fps:.2f} frames/s); skipped frames: {dict(problems) or 'none'}; "
-        f"synchronizer: {stats}")
+    log(
+        f"wrote {len(rows)} boxes to {out_path} ({fps:.2f} frames/s); skipped frames: {dict(problems) or 'none'}; "
+        f"synchronizer: {stats}"
+    )
     return {"frames": len(rows), "problems": dict(problems), "sync": stats, "seconds": seconds}
 
 
 # ----------------------------------------------------------------------------------------------------
 # Command line.
+
+
+def _homography(values: Optional[tuple]) -> Optional[np.ndarray]:
+    if values is None:
+        return None
+    matrix = np.array(values, dtype=np.float64).reshape(3, 3)
+    if abs(np.linalg.det(matrix)) < 1e-12:
+        raise InputError("parameter", f"--aux-to-rgb-homography is singular: {values}")
+    return matrix
 
 
 def _floats(text: str, count: int, what: str) -> tuple:
@@ -238,40 +307,80 @@ def _floats(text: str, count: int, what: str) -> tuple:
     return values
 
 
+def _released():
+    from seatrack_ros.model.build import RELEASED_VARIANTS, VARIANTS
+
+    return [VARIANTS[name] for name in RELEASED_VARIANTS]
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="seatrack-run",
         description="Run SEATrack offline over benchmark sequences (LasHeR, RGBT234, GTOT, VisEvent, "
-                    "DepthTrack layouts) or a rosbag2 recording, writing benchmark result files.")
-    p.add_argument("input", type=Path, help="dataset root, one sequence folder, or a rosbag2 folder / .mcap / .db3 file")
-    p.add_argument("--out", type=Path, required=True,
-                   help="result folder (datasets) or CSV file (bags)")
+        "DepthTrack layouts) or a rosbag2 recording, writing benchmark result files.",
+    )
+    p.add_argument(
+        "input", type=Path, help="dataset root, one sequence folder, or a rosbag2 folder / .mcap / .db3 file"
+    )
+    p.add_argument("--out", type=Path, required=True, help="result folder (datasets) or CSV file (bags)")
     w = p.add_argument_group("weights")
-    w.add_argument("--checkpoint", help="official SEATrack checkpoint (.pth / .pth.tar)")
-    w.add_argument("--lora", choices=("merged", "unmerged"),
-                   help="the checkpoint's LoRA convention (required with --checkpoint; the authors' RGB-T "
-                        "and RGB-D releases are 'merged', the RGB-E release 'unmerged')")
-    w.add_argument("--test-weights", action="store_true",
-                   help="use deterministic test weights instead of a checkpoint (boxes mean nothing)")
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1 (default cpu)")
+    w.add_argument(
+        "--checkpoint",
+        help="SEATrack checkpoint (the released files: "
+        + ", ".join(f"{v.release_file} for {v.modality}" for v in _released())
+        + ")",
+    )
+    add_lora_merged_option(w, " (required with --checkpoint: nothing in the file records it)")
+    w.add_argument(
+        "--test-weights",
+        action="store_true",
+        help="use deterministic test weights instead of a checkpoint (boxes mean nothing)",
+    )
+    p.add_argument(
+        "--device", default="auto", help="auto (cuda when available), cpu, cuda, cuda:N (default auto)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("--mono16-range", type=lambda s: _floats(s, 2, "--mono16-range"),
-                   help="lo,hi counts mapped to 0..255 for 16-bit thermal images (default: per-frame min-max)")
+    p.add_argument(
+        "--mono16-range",
+        type=lambda s: _floats(s, 2, "--mono16-range"),
+        help="lo,hi counts mapped to 0..255 for 16-bit thermal images (default: per-frame min-max)",
+    )
     d = p.add_argument_group("datasets")
-    d.add_argument("--benchmark", default="auto", choices=("auto",) + datasets.BENCHMARKS,
-                   help="benchmark (default: from the layout; LasHeR vs RGBT234 by folder name / corner ground truth)")
+    d.add_argument(
+        "--benchmark",
+        default="auto",
+        choices=("auto",) + datasets.BENCHMARKS,
+        help="benchmark (default: from the layout; LasHeR vs RGBT234 by folder name / corner ground truth)",
+    )
     d.add_argument("--sequences", nargs="+", help="only these sequences, in this order")
     d.add_argument("--sequence-list", type=Path, help="file with one sequence name per line")
     d.add_argument("--overwrite", action="store_true", help="re-run sequences that already have results")
     b = p.add_argument_group("rosbag2")
     b.add_argument("--rgb-topic", help="sensor_msgs/Image or CompressedImage topic of the colour camera")
     b.add_argument("--aux-topic", help="topic of the thermal / depth / event-frame camera")
-    b.add_argument("--modality", choices=tuple(MODEL_VARIANT), help="what --aux-topic carries")
-    b.add_argument("--init-box", type=lambda s: _floats(s, 4, "--init-box"), help="x,y,w,h of the target in pixels")
+    b.add_argument("--modality", choices=MODALITIES, help="what --aux-topic carries")
+    b.add_argument(
+        "--init-box", type=lambda s: _floats(s, 4, "--init-box"), help="x,y,w,h of the target in pixels"
+    )
     b.add_argument("--init-stamp", type=int, help="initialise on the first pair with RGB stamp >= this (ns)")
-    b.add_argument("--slop", type=float, default=0.02, help="largest RGB/X stamp difference in seconds (default 0.02)")
-    b.add_argument("--stamp-source", choices=("header", "bag"), default="header",
-                   help="pair by header.stamp (default) or by recording time")
+    b.add_argument(
+        "--slop",
+        type=float,
+        default=DEFAULT_SYNC_SLOP,
+        help=f"largest RGB/X stamp difference in seconds (default {DEFAULT_SYNC_SLOP}, as the node)",
+    )
+    b.add_argument(
+        "--aux-to-rgb-homography",
+        type=lambda s: _floats(s, 9, "--aux-to-rgb-homography"),
+        help="9 comma-separated numbers, row-major 3x3 mapping aux px -> RGB px (default: resize the "
+        "aux image to the RGB size when they differ), as the node's aux_to_rgb_homography",
+    )
+    b.add_argument(
+        "--stamp-source",
+        choices=("header", "bag"),
+        default="header",
+        help="pair by header.stamp (default) or by recording time",
+    )
     b.add_argument("--max-frames", type=int, help="stop after this many frames")
     return p
 
@@ -280,6 +389,7 @@ def main(argv: Optional[list] = None, make_tracker: Optional[TrackerFactory] = N
     """Entry point. ``make_tracker`` replaces the network (tests inject a cheap tracker)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    resolve_lora_merged(args, "seatrack-run")
     log = print
     from seatrack_ros.offline.bag import is_bag_path
 
@@ -288,23 +398,51 @@ def main(argv: Optional[list] = None, make_tracker: Optional[TrackerFactory] = N
         if args.checkpoint and args.test_weights:
             parser.error("give either --checkpoint or --test-weights, not both")
         if not args.checkpoint and not args.test_weights:
-            parser.error("no --checkpoint given. Boxes from untrained weights mean nothing; pass --test-weights "
-                         "to run the pipeline anyway with deterministic test weights.")
-        if args.checkpoint and args.lora is None:
-            parser.error("--lora merged|unmerged is required with --checkpoint (nothing in the file records it; "
-                         "the authors' RGB-T and RGB-D checkpoints are merged, the RGB-E one unmerged)")
+            parser.error(
+                "no --checkpoint given. Boxes from untrained weights mean nothing; pass --test-weights "
+                "to run the pipeline anyway with deterministic test weights."
+            )
+        if args.checkpoint and args.lora_merged is None:
+            parser.error(
+                "--lora-merged true|false is required with --checkpoint (nothing in the file records it; "
+                + "; ".join(f"{v.release_file}: {str(v.lora_merged).lower()}" for v in _released())
+                + ")"
+            )
     try:
         if bag_mode:
-            missing = [o for o, v in (("--rgb-topic", args.rgb_topic), ("--aux-topic", args.aux_topic),
-                                      ("--modality", args.modality), ("--init-box", args.init_box)) if v is None]
+            missing = [
+                o
+                for o, v in (
+                    ("--rgb-topic", args.rgb_topic),
+                    ("--aux-topic", args.aux_topic),
+                    ("--modality", args.modality),
+                    ("--init-box", args.init_box),
+                )
+                if v is None
+            ]
             if missing:
                 parser.error(f"a rosbag2 input needs {', '.join(missing)}")
             if make_tracker is None:
-                make_tracker = make_model_tracker_factory(args.checkpoint, args.lora, args.test_weights,
-                                                          args.device, args.modality, log)
-            run_bag(args.input, args.out, make_tracker, args.rgb_topic, args.aux_topic, args.modality,
-                    args.init_box, args.slop, args.init_stamp, args.stamp_source, args.max_frames,
-                    args.mono16_range, not args.no_progress, log)
+                make_tracker = make_model_tracker_factory(
+                    args.checkpoint, args.lora_merged, args.test_weights, args.device, args.modality, log
+                )
+            run_bag(
+                args.input,
+                args.out,
+                make_tracker,
+                args.rgb_topic,
+                args.aux_topic,
+                args.modality,
+                args.init_box,
+                args.slop,
+                args.init_stamp,
+                args.stamp_source,
+                args.max_frames,
+                args.mono16_range,
+                not args.no_progress,
+                log,
+                _homography(args.aux_to_rgb_homography),
+            )
             return 0
         names = args.sequences
         if args.sequence_list:
@@ -314,16 +452,33 @@ def main(argv: Optional[list] = None, make_tracker: Optional[TrackerFactory] = N
             benchmark = datasets.guess_benchmark(args.input, datasets.find_sequence_dirs(args.input))
             log(f"benchmark: {benchmark} (from the folder layout; pass --benchmark to choose)")
         if make_tracker is None:
-            make_tracker = make_model_tracker_factory(args.checkpoint, args.lora, args.test_weights, args.device,
-                                                      datasets.MODALITY_OF_BENCHMARK[benchmark], log)
-        summary = run_dataset(args.input, args.out, make_tracker, benchmark, names, args.overwrite,
-                              args.mono16_range, not args.no_progress, log)
-    except (InputError, CheckpointError) as exc:
+            make_tracker = make_model_tracker_factory(
+                args.checkpoint,
+                args.lora_merged,
+                args.test_weights,
+                args.device,
+                datasets.MODALITY_OF_BENCHMARK[benchmark],
+                log,
+            )
+        summary = run_dataset(
+            args.input,
+            args.out,
+            make_tracker,
+            benchmark,
+            names,
+            args.overwrite,
+            args.mono16_range,
+            not args.no_progress,
+            log,
+        )
+    except (InputError, CheckpointError, ConfigError) as exc:
         print(f"seatrack-run: error: {exc}", file=sys.stderr)
         return 1
     if summary["failed"]:
-        print(f"seatrack-run: {len(summary['failed'])} sequence(s) failed: {', '.join(summary['failed'])}",
-              file=sys.stderr)
+        print(
+            f"seatrack-run: {len(summary['failed'])} sequence(s) failed: {', '.join(summary['failed'])}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

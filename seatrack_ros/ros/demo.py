@@ -8,7 +8,7 @@ with --realtime it publishes at the camera rate and the node drops what it canno
 
     seatrack-demo                                  # thermal, 640x512, test weights
     seatrack-demo --modality event --frames 40
-    seatrack-demo --checkpoint SEATrack_rgbt.pth --lora-merged true
+    seatrack-demo --checkpoint SEATrack_ep0060.pth.tar --lora-merged true
     seatrack-demo --realtime --fps 30 --frames 90  # camera rate: stale frames are dropped
 
 Every process gets ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST (and ROS_LOCALHOST_ONLY=1 on Humble) and
@@ -31,6 +31,8 @@ from typing import Optional
 
 import numpy as np
 
+from seatrack_ros.streams.stamps import header_stamp_ns
+
 NODE_NAMESPACE = "/seatrack"
 RGB_TOPIC = "/demo/rgb/image_raw"
 AUX_TOPIC = "/demo/aux"
@@ -38,7 +40,10 @@ AUX_TOPIC = "/demo/aux"
 
 def _parse(argv: Optional[list[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="seatrack-demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--modality", choices=("thermal", "depth", "event"), default="thermal")
+    from seatrack_ros.model.build import DEVICES
+    from seatrack_ros.modalities import MODALITIES
+
+    parser.add_argument("--modality", choices=MODALITIES, default="thermal")
     parser.add_argument("--frames", type=int, default=24, help="frames to replay (default 24)")
     parser.add_argument("--fps", type=float, default=30.0,
                         help="camera rate of the replay with --realtime (default 30)")
@@ -46,8 +51,9 @@ def _parse(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--height", type=int, default=512)
     parser.add_argument("--checkpoint", default="", help="SEATrack checkpoint; default: test weights")
     parser.add_argument("--lora-merged", choices=("true", "false"), default=None,
-                        help="checkpoint LoRA convention (default: true for thermal/depth, false for event)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cuda", "cpu"))
+                        help="checkpoint LoRA convention (default: the convention of the modality's released "
+                             "file, from the model registry)")
+    parser.add_argument("--device", default="auto", choices=DEVICES)
     parser.add_argument("--realtime", action="store_true",
                         help="replay at --fps like a camera: frames arriving while the model is busy are "
                              "dropped (default: send the next frame when the previous target arrived)")
@@ -77,15 +83,16 @@ def _env(domain_id: int) -> dict[str, str]:
 
 
 def _set_stamp(header, stamp_ns: int, frame_id: str) -> None:
-    header.stamp.sec = stamp_ns // 1_000_000_000
-    header.stamp.nanosec = stamp_ns % 1_000_000_000
+    from seatrack_ros.streams.stamps import set_stamp
+
+    set_stamp(header.stamp, stamp_ns)
     header.frame_id = frame_id
 
 
 def _image(image: np.ndarray, encoding: str, stamp_ns: int, frame_id: str):
     from sensor_msgs.msg import Image
 
-    from seatrack_ros.ros.image_conversions import fill_image_msg
+    from seatrack_ros.streams.image_conversions import fill_image_msg
 
     msg = Image()
     _set_stamp(msg.header, stamp_ns, frame_id)
@@ -114,7 +121,7 @@ def run_replay(args: argparse.Namespace) -> int:
     from sensor_msgs.msg import Image
 
     from seatrack_ros.msg import EventArray, Target
-    from seatrack_ros.ros.synthetic import make_sequence
+    from seatrack_ros.streams.synthetic import make_sequence
     from seatrack_ros.ros.typesupport_path import preload_typesupport
 
     preload_typesupport()
@@ -128,7 +135,7 @@ def run_replay(args: argparse.Namespace) -> int:
 
     def on_target(msg) -> None:
         with cond:
-            answered.add(msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec)
+            answered.add(header_stamp_ns(msg))
             cond.notify_all()
 
     node.create_subscription(Target, f"{NODE_NAMESPACE}/target", on_target, 10)
@@ -178,7 +185,7 @@ def run_subscriber(args: argparse.Namespace) -> int:
     from sensor_msgs.msg import Image
 
     from seatrack_ros.msg import Target
-    from seatrack_ros.ros.image_conversions import image_to_array
+    from seatrack_ros.streams.image_conversions import image_to_array
     from seatrack_ros.ros.typesupport_path import preload_typesupport
 
     preload_typesupport()
@@ -193,7 +200,7 @@ def run_subscriber(args: argparse.Namespace) -> int:
 
     def on_target(msg) -> None:
         now_ns = time.time_ns()
-        stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        stamp_ns = header_stamp_ns(msg)
         end_to_end = (now_ns - stamp_ns) / 1e6
         row = {"stamp_ns": stamp_ns, "x": msg.x, "y": msg.y, "width": msg.width, "height": msg.height,
                "confidence": msg.confidence, "status": status_names.get(msg.status, str(msg.status)),
@@ -263,11 +270,13 @@ def run_subscriber(args: argparse.Namespace) -> int:
 
 
 def run_main(args: argparse.Namespace) -> int:
-    from seatrack_ros.ros.synthetic import make_sequence
+    from seatrack_ros.streams.synthetic import make_sequence
 
     env = _env(args.domain_id)
     first = make_sequence(1, args.modality, args.height, args.width, seed=1)[0]
-    lora_merged = args.lora_merged or ("false" if args.modality == "event" else "true")
+    from seatrack_ros.model.build import variant_for_modality
+
+    lora_merged = args.lora_merged or str(variant_for_modality(args.modality).lora_merged).lower()
     node_cmd = [sys.executable, "-m", "seatrack_ros.ros.node", "--ros-args",
                 "-p", f"modality:={args.modality}",
                 "-p", f"rgb_topic:={RGB_TOPIC}", "-p", f"aux_topic:={AUX_TOPIC}",

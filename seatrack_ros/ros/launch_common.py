@@ -36,15 +36,21 @@ def parameter_overrides(given: dict[str, str]) -> dict[str, Any]:
     return overrides
 
 
-def seatrack_launch_description(config_file: str, aux_topic: str, aux_name: str, lora_merged: bool):
-    """seatrack_node with ``config/<config_file>`` defaults, overridable by launch arguments.
+def seatrack_launch_description(variant: str):
+    """seatrack_node with ``config/<variant>.yaml`` defaults, overridable by launch arguments.
 
-    config_file: parameter file in the package's share/config (e.g. ``"rgbt.yaml"``).
-    aux_topic, aux_name: the auxiliary topic the params file sets and what it carries (for the help).
-    lora_merged: LoRA convention of that modality's released checkpoint (for the help).
+    variant: a released entry of the model registry (``rgbt``, ``rgbd``, ``rgbe``); its modality and
+    its released file's LoRA convention (for the help texts) come from there, the shipped aux topic
+    from the params file.
     The node is built at launch time (OpaqueFunction) so that only the arguments the user set
     override the params file, whichever file ``params_file`` names.
     """
+    import yaml
+
+    from seatrack_ros.model.build import variant_spec
+
+    spec = variant_spec(variant)
+    config_file = f"{variant}.yaml"
     from ament_index_python.packages import get_package_share_directory
     from launch import LaunchDescription
     from launch.actions import DeclareLaunchArgument, OpaqueFunction
@@ -52,6 +58,9 @@ def seatrack_launch_description(config_file: str, aux_topic: str, aux_name: str,
     from launch_ros.actions import Node
 
     share = get_package_share_directory("seatrack_ros")
+    with open(os.path.join(share, "config", config_file), encoding="utf-8") as fh:
+        shipped = yaml.safe_load(fh)["/**"]["ros__parameters"]
+    aux_topic, aux_name, lora_merged = shipped["aux_topic"], spec.modality, spec.lora_merged
     from_file = "empty: the value in params_file"
     arguments = [
         DeclareLaunchArgument("namespace", default_value="",
@@ -61,8 +70,9 @@ def seatrack_launch_description(config_file: str, aux_topic: str, aux_name: str,
         DeclareLaunchArgument("aux_topic", default_value="",
                               description=f"Auxiliary ({aux_name}) topic ({from_file}; shipped: {aux_topic})."),
         DeclareLaunchArgument("checkpoint", default_value="",
-                              description=f"SEATrack checkpoint file ({from_file}; shipped: none, which "
-                                          "runs test weights whose boxes mean nothing)."),
+                              description=f"SEATrack checkpoint file, e.g. the released {spec.release_file} "
+                                          f"({from_file}; shipped: none, which runs test weights whose boxes "
+                                          "mean nothing)."),
         DeclareLaunchArgument("lora_merged", default_value="",
                               description="true or false: whether the checkpoint's qkv weights already include "
                                           f"LoRA ({from_file}; shipped: {str(lora_merged).lower()})."),

@@ -1,4 +1,4 @@
-"""Tests for seatrack_ros.ros.sync.StampSynchronizer (newest-pair approximate time sync)."""
+"""Tests for seatrack_ros.streams.sync.StampSynchronizer (newest-pair approximate time sync)."""
 
 import threading
 import time
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from seatrack_ros.errors import InputError
-from seatrack_ros.ros.sync import MatchedPair, StampSynchronizer, SyncStats
+from seatrack_ros.streams.sync import MatchedPair, StampSynchronizer, SyncStats
 
 MS = 1_000_000  # nanoseconds per millisecond
 T0 = 1_700_000_000 * 1_000_000_000  # a realistic wall-clock stamp, ns

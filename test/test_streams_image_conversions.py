@@ -1,4 +1,4 @@
-"""Tests for seatrack_ros.ros.image_conversions (Image / CompressedImage <-> numpy)."""
+"""Tests for seatrack_ros.streams.image_conversions (Image / CompressedImage <-> numpy)."""
 
 import array
 import struct
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from seatrack_ros.errors import InputError
-from seatrack_ros.ros.image_conversions import (
+from seatrack_ros.streams.image_conversions import (
     array_to_image_fields,
     compressed_to_array,
     fill_image_msg,

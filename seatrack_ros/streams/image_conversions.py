@@ -186,6 +186,17 @@ def compressed_to_array(msg: Any) -> tuple[np.ndarray, str]:
     return np.ascontiguousarray(decoded), encoding
 
 
+def decode_image(msg: Any) -> tuple[np.ndarray, str]:
+    """An Image or a CompressedImage -> ``(array, encoding)``: one entry point for every caller.
+
+    A CompressedImage is recognised by its ``format`` field (sensor_msgs/Image has none), so rclpy
+    and rosbags messages need no type name.
+    """
+    if hasattr(msg, "format") and not hasattr(msg, "encoding"):
+        return compressed_to_array(msg)
+    return image_to_array(msg)
+
+
 def _decode_compressed_depth(fmt: str, data: np.ndarray) -> tuple[np.ndarray, str]:
     encoding, _, method = fmt.partition(";")
     encoding = encoding.strip()

@@ -1,6 +1,6 @@
 """ProblemCounter: the first occurrence of each kind is logged, the rest only counted."""
 
-from seatrack_ros.ros.problems import ProblemCounter
+from seatrack_ros.streams.problems import ProblemCounter
 
 
 def test_logs_each_kind_once_and_counts_all():

@@ -48,6 +48,10 @@ from seatrack_ros.errors import InputError
 RgbT = TypeVar("RgbT")
 AuxT = TypeVar("AuxT")
 
+# Largest RGB/aux stamp difference for a pair, in seconds, unless configured otherwise: the node's
+# sync_slop default and seatrack-run's --slop default (thermal cameras are often not hardware-synchronised).
+DEFAULT_SYNC_SLOP = 0.025
+
 _RGB = 0
 _AUX = 1
 

@@ -48,3 +48,16 @@ def clip_box(box: list[float], height: int, width: int, margin: int = 10) -> lis
     y1 = min(max(0, y1), height - margin)
     y2 = min(max(margin, y2), height)
     return [x1, y1, max(margin, x2 - x1), max(margin, y2 - y1)]
+
+
+def finish_box(raw_box, previous_box, image_hw: tuple[int, int], settings, resize_factor: float):
+    """The network's box at the windowed peak -> (clipped, unclipped) (x, y, w, h) boxes in the image.
+
+    raw_box: float32 tensor (4,) of normalised (cx, cy, w, h) in the search crop. Scaled by
+    ``search_size / resize_factor`` in float32 (the reference's arithmetic), mapped back around the
+    previous box and clipped so that ``clip_margin`` px stay inside the image: one tail for every
+    tracker backend.
+    """
+    crop_box = (raw_box * settings.search_size / resize_factor).tolist()
+    unclipped = map_box_back(crop_box, previous_box, settings.search_size, resize_factor)
+    return clip_box(unclipped, image_hw[0], image_hw[1], settings.clip_margin), unclipped

@@ -51,7 +51,9 @@ def make_sequence(count: int, modality: str = "thermal", height: int = 512, widt
     ``start_ns``: first stamp (default: now, so latencies computed from stamps are meaningful)."""
     if start_ns is None:
         start_ns = time.time_ns()
-    if modality not in ("thermal", "depth", "event"):
+    from seatrack_ros.modalities import MODALITIES
+
+    if modality not in MODALITIES:
         raise ValueError(f"unknown modality {modality!r}")
     rng = np.random.default_rng(seed)
     size = target_size or max(16, min(height, width) // 6)

@@ -90,3 +90,14 @@ def sample_crop(
     if resized.ndim == 2:
         resized = resized[:, :, None]
     return resized, output_size / win.crop_size
+
+
+@dataclass(frozen=True)
+class TrackerSettings:
+    """The released models' test settings."""
+
+    template_factor: float = 2.0
+    template_size: int = 128
+    search_factor: float = 4.0
+    search_size: int = 256
+    clip_margin: int = 10

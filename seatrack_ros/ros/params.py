@@ -1,0 +1,378 @@
+"""The node's parameters: declarations (name, default, descriptor) and the frozen `NodeConfig`.
+
+`read_config` turns the declared values into a `NodeConfig` and raises `ConfigError` for anything the
+node cannot start with, before the model loads. The table in docs/ros.md is checked against
+`PARAMETERS` by a test, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import numpy as np
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import NameValidationException
+from rclpy.validate_topic_name import validate_topic_name
+
+from seatrack_ros.errors import ConfigError
+from seatrack_ros.modalities import MODALITIES
+from seatrack_ros.model.build import DEVICES, variant_for_modality
+from seatrack_ros.streams.sync import DEFAULT_SYNC_SLOP
+
+TRANSPORTS = {
+    "thermal": ("raw", "compressed"),
+    "depth": ("raw", "compressed"),
+    "event": ("events", "raw", "compressed"),
+}
+
+
+def _describe(
+    description: str,
+    *,
+    read_only: bool = True,
+    float_range=None,
+    int_range=None,
+    dynamic_typing: bool = False,
+    constraints: str = "",
+) -> ParameterDescriptor:
+    descriptor = ParameterDescriptor(
+        description=description,
+        read_only=read_only,
+        additional_constraints=constraints,
+        dynamic_typing=dynamic_typing,
+    )
+    if float_range is not None:
+        descriptor.floating_point_range = [
+            FloatingPointRange(from_value=float(float_range[0]), to_value=float(float_range[1]), step=0.0)
+        ]
+    if int_range is not None:
+        descriptor.integer_range = [
+            IntegerRange(from_value=int(int_range[0]), to_value=int(int_range[1]), step=1)
+        ]
+    return descriptor
+
+
+# name -> (default, descriptor). A default of None declares a parameter that may stay unset.
+PARAMETERS: dict[str, tuple[Any, ParameterDescriptor]] = {
+    "modality": (
+        "thermal",
+        _describe("Auxiliary sensor: thermal, depth or event.", constraints="one of: thermal, depth, event"),
+    ),
+    "rgb_topic": ("rgb/image_raw", _describe("RGB image topic (remappable).")),
+    "aux_topic": (
+        "aux/image_raw",
+        _describe(
+            "Auxiliary topic: thermal/depth image, event image or seatrack_ros/EventArray (remappable)."
+        ),
+    ),
+    "rgb_transport": (
+        "raw",
+        _describe(
+            "raw: sensor_msgs/Image; compressed: sensor_msgs/CompressedImage.",
+            constraints="one of: raw, compressed",
+        ),
+    ),
+    "aux_transport": (
+        "raw",
+        _describe(
+            "raw: sensor_msgs/Image; compressed: sensor_msgs/CompressedImage; events: "
+            "seatrack_ros/EventArray rendered per RGB frame (event modality only).",
+            constraints="one of: raw, compressed, events",
+        ),
+    ),
+    "sync_slop": (
+        DEFAULT_SYNC_SLOP,
+        _describe(
+            "Largest |RGB stamp - aux stamp| in seconds for two frames to be paired.",
+            float_range=(0.0005, 1.0),
+        ),
+    ),
+    "sync_queue_size": (
+        10,
+        _describe("Unmatched messages kept per stream while waiting for a partner.", int_range=(1, 100)),
+    ),
+    "reliable_qos": (
+        False,
+        _describe("Subscribe with RELIABLE QoS; default false = sensor-data QoS (best effort, keep last 5)."),
+    ),
+    "checkpoint": (
+        "",
+        _describe(
+            "Path to the SEATrack checkpoint (.pth/.pth.tar). Empty: deterministic test weights whose "
+            "boxes mean nothing (for tests and demos)."
+        ),
+    ),
+    # The declared default is the modality's released file's convention (see `declare_parameters`).
+    "lora_merged": (
+        True,
+        _describe(
+            "True if the checkpoint's qkv weights already include the LoRA update (released RGB-T and "
+            "RGB-D), false if they are base weights (released RGB-E). Default: the convention of the "
+            "modality's released file."
+        ),
+    ),
+    "device": (
+        "auto",
+        _describe(
+            "Inference device: auto (cuda if available), cuda or cpu.", constraints="one of: auto, cuda, cpu"
+        ),
+    ),
+    "half": (True, _describe("Run the model in float16 on CUDA (ignored on CPU).")),
+    "cuda_graphs": (
+        True,
+        _describe(
+            "Capture the tracker's per-frame stages as CUDA graphs on the first frame and replay them "
+            "(lower latency; falls back to eager with a warning if capture fails; ignored on CPU)."
+        ),
+    ),
+    "compile_network": (
+        False,
+        _describe(
+            "Compile the network with torch.compile for its fixed shapes when the first target is set "
+            "(fewer GPU kernels per frame; that first initialisation takes tens of seconds; falls back to "
+            "the plain network with a warning if compiling fails; ignored on CPU)."
+        ),
+    ),
+    "lost_threshold": (
+        0.25,
+        _describe(
+            "Confidence under which the status is LOST (the tracker keeps following its last estimate).",
+            read_only=False,
+            float_range=(0.0, 1.0),
+        ),
+    ),
+    "init_box": (
+        None,
+        _describe(
+            "Optional [x, y, width, height] in RGB pixels: start tracking it on the first frame.",
+            dynamic_typing=True,
+            constraints="4 numbers, width and height > 0",
+        ),
+    ),
+    "aux_to_rgb_homography": (
+        None,
+        _describe(
+            "Optional row-major 3x3 homography mapping aux pixel coordinates to RGB pixel coordinates "
+            "(for cameras that are not pixel-aligned). Unset: the aux image is resized to the RGB size.",
+            dynamic_typing=True,
+            constraints="9 numbers, invertible",
+        ),
+    ),
+    "mono16_range": (
+        None,
+        _describe(
+            "Optional [low, high] raw counts mapped to 0..255 for mono16 thermal images; unset: per-frame "
+            "min-max.",
+            dynamic_typing=True,
+            constraints="2 numbers, low < high",
+        ),
+    ),
+    "event_max_window": (
+        0.1,
+        _describe(
+            "Longest event window in seconds rendered for one RGB frame (also the first frame's window).",
+            float_range=(0.001, 2.0),
+        ),
+    ),
+    "publish_debug_image": (
+        True,
+        _describe(
+            "Publish ~/debug_image (RGB and encoded aux side by side, box, score, status) when someone "
+            "subscribes.",
+            read_only=False,
+        ),
+    ),
+    "stats_period": (
+        5.0,
+        _describe(
+            "Seconds between summary log lines and ~/stats messages; 0 = off.", float_range=(0.0, 3600.0)
+        ),
+    ),
+}
+
+
+def _number_list(value: Any, name: str, length: int) -> Optional[list[float]]:
+    """A list-valued parameter as ``length`` finite floats; None when unset or empty.
+
+    Raises ConfigError for a scalar, a string, a bool list or a list of the wrong length.
+    """
+    if value is None:
+        return None
+    # Declared with dynamic typing, so rclpy accepts any type: a scalar (init_box:=5), a bool, a
+    # string or a bool array must be refused here rather than crash float().
+    if not isinstance(value, (list, tuple, np.ndarray)) or isinstance(value, (str, bytes)):
+        raise ConfigError(f"parameter {name} needs a list of {length} numbers, got {value!r}")
+    values = list(value)
+    if any(isinstance(v, (bool, np.bool_)) for v in values):
+        raise ConfigError(f"parameter {name} must be numbers, got {values}")
+    if len(values) == 0:
+        return None
+    if len(values) != length:
+        raise ConfigError(f"parameter {name} needs {length} numbers, got {len(values)}: {values}")
+    try:
+        out = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise ConfigError(f"parameter {name} must be numbers, got {values}") from None
+    if not all(math.isfinite(v) for v in out):
+        raise ConfigError(f"parameter {name} has a non-finite value: {out}")
+    return out
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Every start-time setting of the node, validated (run-time ones are read per frame)."""
+
+    modality: str
+    rgb_topic: str
+    aux_topic: str
+    rgb_transport: str
+    aux_transport: str
+    sync_slop: float
+    sync_queue_size: int
+    reliable_qos: bool
+    checkpoint: str
+    lora_merged: bool
+    device: str
+    half: bool
+    cuda_graphs: bool
+    compile_network: bool
+    init_box: Optional[tuple[float, float, float, float]]
+    homography: Optional[np.ndarray]
+    mono16_range: Optional[tuple[float, float]]
+    event_max_window_ns: int
+    stats_period: float
+
+
+def one_line(exc: Exception) -> str:
+    """rclpy's name errors span several lines (a caret diagram) and rcl's end with a source location."""
+    lines = [line.strip() for line in str(exc).splitlines()]
+    text = " ".join(line for line in lines if line and set(line) != {"^"})
+    return text.split(", at /")[0]
+
+
+def declare_parameters(node) -> None:
+    """Declare `PARAMETERS` on ``node``; lora_merged's default comes from the model registry for the
+    modality given (so a params file or launch needs it only for a checkpoint saved otherwise)."""
+    for name, (default, descriptor) in PARAMETERS.items():
+        if name == "lora_merged":
+            continue
+        node.declare_parameter(name, default, descriptor)
+    modality = node.get_parameter("modality").value
+    lora_default = PARAMETERS["lora_merged"][0]
+    if modality in MODALITIES:
+        lora_default = bool(variant_for_modality(modality).lora_merged)
+    node.declare_parameter("lora_merged", lora_default, PARAMETERS["lora_merged"][1])
+
+
+def read_config(values: dict[str, Any], resolve_topic: Callable[[str], str]) -> NodeConfig:
+    """Validate the declared values (name -> value) into a NodeConfig; ConfigError otherwise.
+
+    resolve_topic: the node's ``resolve_topic_name`` (unknown substitutions fail there, not later).
+    """
+    p = values
+    if p["modality"] not in MODALITIES:
+        raise ConfigError(f"parameter modality must be one of {MODALITIES}, got {p['modality']!r}")
+    if p["rgb_transport"] not in ("raw", "compressed"):
+        raise ConfigError(f"parameter rgb_transport must be raw or compressed, got {p['rgb_transport']!r}")
+    allowed = TRANSPORTS[p["modality"]]
+    if p["aux_transport"] not in allowed:
+        raise ConfigError(
+            f"parameter aux_transport for modality {p['modality']} must be one of "
+            f"{allowed}, got {p['aux_transport']!r}"
+        )
+    if p["device"] not in DEVICES:
+        raise ConfigError(f"parameter device must be one of {DEVICES}, got {p['device']!r}")
+    for name in ("rgb_topic", "aux_topic"):
+        if not p[name]:
+            raise ConfigError(f"parameter {name} must not be empty")
+        # Checked now, before the model loads, instead of failing in create_subscription later.
+        # validate_topic_name raises NameValidationException; resolve_topic_name (repeated '/',
+        # unknown substitutions) raises rclpy's RCLError, a RuntimeError.
+        try:
+            validate_topic_name(p[name])
+            resolve_topic(p[name])
+        except (NameValidationException, RuntimeError) as exc:
+            raise ConfigError(
+                f"parameter {name} {p[name]!r} is not a valid topic name: {one_line(exc)}"
+            ) from None
+    init_box = _number_list(p["init_box"], "init_box", 4)
+    if init_box is not None and (init_box[2] <= 0 or init_box[3] <= 0):
+        raise ConfigError(f"parameter init_box needs width and height > 0, got {init_box}")
+    homography = _number_list(p["aux_to_rgb_homography"], "aux_to_rgb_homography", 9)
+    if homography is not None:
+        matrix = np.array(homography, dtype=np.float64).reshape(3, 3)
+        if abs(np.linalg.det(matrix)) < 1e-12:
+            raise ConfigError(f"parameter aux_to_rgb_homography is singular: {homography}")
+        homography = matrix
+    mono16_range = _number_list(p["mono16_range"], "mono16_range", 2)
+    if mono16_range is not None and not mono16_range[0] < mono16_range[1]:
+        raise ConfigError(f"parameter mono16_range needs low < high, got {mono16_range}")
+    return NodeConfig(
+        modality=p["modality"],
+        rgb_topic=p["rgb_topic"],
+        aux_topic=p["aux_topic"],
+        rgb_transport=p["rgb_transport"],
+        aux_transport=p["aux_transport"],
+        sync_slop=float(p["sync_slop"]),
+        sync_queue_size=int(p["sync_queue_size"]),
+        reliable_qos=bool(p["reliable_qos"]),
+        checkpoint=p["checkpoint"],
+        lora_merged=bool(p["lora_merged"]),
+        device=p["device"],
+        half=bool(p["half"]),
+        cuda_graphs=bool(p["cuda_graphs"]),
+        compile_network=bool(p["compile_network"]),
+        init_box=tuple(init_box) if init_box is not None else None,
+        homography=homography,
+        mono16_range=tuple(mono16_range) if mono16_range is not None else None,
+        event_max_window_ns=int(float(p["event_max_window"]) * 1e9),
+        stats_period=float(p["stats_period"]),
+    )
+
+
+HELP = """usage: seatrack-node [--ros-args -p NAME:=VALUE ... | --params-file FILE]
+       ros2 launch seatrack_ros rgbt.launch.py | rgbd.launch.py | rgbe.launch.py [NAME:=VALUE ...]
+
+Tracks one target in RGB + thermal / depth / event frames and publishes ~/target (seatrack_ros/Target).
+Parameters (docs/ros.md has the table; config/*.yaml the per-modality settings):
+""" + "\n".join(f"  {name:<22} {descriptor.description}" for name, (_, descriptor) in PARAMETERS.items())
+
+
+def node_config(node) -> NodeConfig:
+    """`read_config` on the parameters declared on ``node``."""
+    return read_config({name: node.get_parameter(name).value for name in PARAMETERS}, node.resolve_topic_name)
+
+
+TEST_WEIGHTS_WARNING = (
+    "No checkpoint given: running DETERMINISTIC TEST WEIGHTS. The boxes mean nothing; every "
+    "Target is marked test_weights=true. Set the 'checkpoint' parameter for real tracking."
+)
+
+
+def load_node_tracker(cfg: NodeConfig, log):
+    """The tracker for ``cfg`` (`seatrack_ros.tracker.load_tracker`; torch is imported only now, so a
+    bad parameter fails fast), with the start-up lines on ``log``. Returns (tracker, test_weights)."""
+    import time
+
+    from seatrack_ros.tracker import load_tracker
+
+    started = time.perf_counter()
+    tracker, test_weights = load_tracker(
+        cfg.modality,
+        cfg.checkpoint or None,
+        cfg.lora_merged,
+        cfg.device,
+        half=cfg.half,
+        cuda_graphs=cfg.cuda_graphs,
+        compile_network=cfg.compile_network,
+    )
+    if test_weights:
+        log.warning(TEST_WEIGHTS_WARNING)
+    log.info(
+        f"model loaded in {time.perf_counter() - started:.1f} s on {tracker.device}"
+        f"{' float16' if tracker.half else ''}{' with CUDA graphs' if tracker.cuda_graphs else ''}"
+        f"{'' if test_weights else f' from {cfg.checkpoint}'}"
+    )
+    return tracker, test_weights
