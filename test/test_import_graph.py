@@ -41,6 +41,10 @@ RESTRICTED = {
     "std_msgs": {"ros"},
     "std_srvs": {"ros"},
     "rcl_interfaces": {"ros"},
+    "diagnostic_msgs": {"ros"},
+    "geometry_msgs": {"ros"},
+    "vision_msgs": {"ros"},
+    "event_camera_msgs": {"ros"},
 }
 
 

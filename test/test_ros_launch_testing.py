@@ -27,7 +27,7 @@ import launch_testing.asserts  # noqa: E402
 from ament_index_python.packages import get_package_share_directory  # noqa: E402
 
 import rosutil  # noqa: E402
-from seatrack_ros.ros.synthetic import make_sequence  # noqa: E402
+from seatrack_ros.streams.synthetic import make_sequence  # noqa: E402
 
 DOMAIN = rosutil.domain_id(24)
 HEIGHT, WIDTH = 128, 160

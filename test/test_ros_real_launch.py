@@ -23,7 +23,7 @@ from typing import Optional
 import pytest
 
 import rosutil
-from seatrack_ros.ros.synthetic import make_sequence
+from seatrack_ros.streams.synthetic import make_sequence
 
 try:
     import launch_ros  # noqa: F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from std_msgs.msg import Header
 
-from seatrack_ros.health import ERROR, OK, WARN, HealthReport
+from seatrack_ros.streams.health import ERROR, OK, WARN, HealthReport
 from seatrack_ros.modalities.depth_point import TargetPoint
 from seatrack_ros.ros.standard_outputs import (
     diagnostic_array,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from seatrack_ros.health import ERROR, OK, WARN, HealthReport
+from seatrack_ros.streams.health import ERROR, OK, WARN, HealthReport
 from seatrack_ros.modalities.depth_point import TargetPoint
 
 # Detection2D's class_id for the tracked target (a single-target tracker has one class).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from seatrack_ros.health import ERROR, OK, WARN, Counters, HealthMonitor
+from seatrack_ros.streams.health import ERROR, OK, WARN, Counters, HealthMonitor
 
 INFO = {"model": "seatrack_rgbt", "device": "cpu", "precision": "float32"}
 
