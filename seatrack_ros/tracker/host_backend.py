@@ -28,10 +28,13 @@ from ..model.head import decode_box
 
 
 class HostBackend:
-    """Host crops, ``model.normalize``, the network on ``device`` (float32), decoding on the device.
+    """Host crops, ``model.normalize``, the network on ``device`` in ``dtype``, decoding on the device.
 
     The model goes through `prepare_model` with ``attention`` / ``merge_lora`` as given (None: as
-    loaded), which also refuses a model that already serves a tracker on another device.
+    loaded), which also refuses a model that already serves a tracker on another device or dtype.
+    ``dtype`` bfloat16 (CPUs with native bfloat16 units, see `seatrack_ros.engine.cpu_precision`) runs
+    the half policy with its float32 islands; it needs the fused attention and merged LoRA, which it
+    selects (the reference's written-out softmax would run in bfloat16).
     """
 
     def __init__(
@@ -42,10 +45,14 @@ class HostBackend:
         profile: bool = False,
         attention: str | None = None,
         merge_lora: bool | None = None,
+        dtype: torch.dtype = torch.float32,
     ) -> None:
         self.device = device
         self.settings = settings
-        self.model = prepare_model(model, device, torch.float32, attention=attention, merge_lora=merge_lora)
+        self.dtype = dtype
+        if dtype != torch.float32:
+            attention, merge_lora = "fused", True
+        self.model = prepare_model(model, device, dtype, attention=attention, merge_lora=merge_lora)
         self.profile = profile
         feat = settings.search_size // self.model.config.patch_size
         self.window = hann_window(feat).reshape(1, 1, feat, feat).to(device)
@@ -56,8 +63,9 @@ class HostBackend:
         self._stage_clock = 0.0
 
     def normalize(self, crop: np.ndarray) -> torch.Tensor:
-        """(S, S, 6) uint8 host crop -> (1, 6, S, S) float32 network input on the device."""
-        return self.model.normalize(torch.from_numpy(np.ascontiguousarray(crop)).to(self.device))
+        """(S, S, 6) uint8 host crop -> (1, 6, S, S) network input on the device (normalised in float32,
+        then in the backend's dtype)."""
+        return self.model.normalize(torch.from_numpy(np.ascontiguousarray(crop)).to(self.device)).to(self.dtype)
 
     def _mark(self, stage: str | None) -> None:
         if not self.profile:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..engine.cpu_precision import choose_cpu_precision
 from ..errors import InputError
 from ..geometry.boxes import finish_box
 from ..geometry.crop import TrackerSettings, crop_window, window_is_regular
@@ -96,6 +97,9 @@ class SEATracker:
     reference's op order, bitwise), ``"fused"`` selects the fused kernels. On the CUDA pipeline the
     crops stay on the GPU (``template_crop`` / ``last_search_crop`` remain None);
     ``tracker.engine.template_crop()`` and ``search_crop()`` copy them back for inspection.
+    ``precision`` (CPU only): float32 (default, the reference's arithmetic), bfloat16, or auto (bfloat16
+    where the CPU has native bfloat16 units, see `seatrack_ros.engine.cpu_precision`);
+    ``precision_choice`` says what it resolved to and why.
     """
 
     def __init__(
@@ -110,10 +114,12 @@ class SEATracker:
         profile: bool = False,
         compile_network: bool = False,
         attention: str | None = None,
+        precision: str = "float32",
     ):
         self.device = torch.device(device)
         self.settings = settings or TrackerSettings()
         self.engine = None
+        self.precision_choice = None  # CPU only: what `precision` resolved to and why
         if self.device.type == "cuda" and gpu_pipeline:
             from ..engine.cuda_tracker import TrackEngine  # the CPU path never needs it
 
@@ -129,11 +135,24 @@ class SEATracker:
                             self.device)
             from .host_backend import HostBackend
 
-            self.backend = HostBackend(model, self.device, self.settings, profile, attention=attention)
+            dtype = torch.float32
+            if self.device.type == "cpu":
+                self.precision_choice = choose_cpu_precision(precision)
+                dtype = self.precision_choice.dtype
+            elif precision not in ("auto", "float32"):
+                LOG.warning("precision %s applies on the CPU only; %s runs float32", precision, self.device)
+            self.backend = HostBackend(model, self.device, self.settings, profile, attention=attention, dtype=dtype)
         self.model = self.backend.model
         self.profile = profile
         self.state: list[float] | None = None
         self.image_hw: tuple[int, int] | None = None
+
+    @property
+    def precision(self) -> str:
+        """The network's precision in effect: float16 (CUDA half), bfloat16 (CPU) or float32."""
+        if self.half:
+            return "float16"
+        return "bfloat16" if getattr(self.backend, "dtype", torch.float32) == torch.bfloat16 else "float32"
 
     @property
     def half(self) -> bool:
