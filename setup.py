@@ -35,6 +35,7 @@ setup(
             "seatrack-bench = seatrack_ros.bench:main",
             "seatrack-node = seatrack_ros.ros.node:main",
             "seatrack-demo = seatrack_ros.ros.demo:main",
+            "seatrack-train = seatrack_ros.training.cli:main",
         ],
     },
 )

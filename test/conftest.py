@@ -12,6 +12,10 @@ import torch
 from seatrack_ros.engine.fidelity import find_golden
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: runs real training steps (tens of seconds); -m 'not slow' skips")
+
+
 @pytest.fixture(scope="session")
 def golden() -> Path:
     return find_golden()

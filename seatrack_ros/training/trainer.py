@@ -228,7 +228,7 @@ class PairDataset(torch.utils.data.Dataset):
 def fixed_batch(sources: list, count: int, seed: int = 12345,
                 settings: SamplingSettings = SamplingSettings()) -> dict[str, torch.Tensor]:
     """A reproducible un-augmented batch (no jitter, no flips, no brightness) for measuring the loss."""
-    dataset = PairDataset(sources, count, seed, epoch=-1, settings=settings, augment=False)
+    dataset = PairDataset(sources, count, seed, epoch=0, settings=settings, augment=False)
     return torch.utils.data.default_collate([dataset[i] for i in range(count)])
 
 
@@ -340,7 +340,7 @@ class Trainer:
         _atomic_save(state, latest)
         if epoch_file:
             path = self.out_dir / f"SEATrack_ep{self.epoch:04d}.pth.tar"
-            _atomic_save(state, path)
+            _link_or_copy(latest, path)  # same bytes; a later save of `latest` writes a new file
             for old in self.out_dir.glob("SEATrack_ep*.pth.tar"):  # keep the last epoch only
                 if old != path:
                     old.unlink()
@@ -486,6 +486,19 @@ def plot_loss_curve(history: list[dict], path: Path) -> None:
     tmp = path.with_name(path.stem + ".partial.png")
     fig.savefig(tmp)
     os.replace(tmp, path)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    tmp = target.with_name(target.name + ".partial")
+    if tmp.exists():
+        tmp.unlink()
+    try:
+        os.link(source, tmp)
+    except OSError:  # file systems without hard links
+        import shutil
+
+        shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
 
 
 def _atomic_save(state: dict, path: Path) -> None:
