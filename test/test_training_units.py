@@ -372,3 +372,65 @@ def test_cli_reports_unusable_data_in_one_line(tmp_path, capsys):
     code = cli.main([str(root), "--out", str(tmp_path / "run"), "--test-weights", "--no-progress"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and "20 frames" in err[0]
+
+
+# -- train-time dropouts and stochastic depth ---------------------------------------------------------
+
+
+def _tiny_inputs(seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(2, 6, 128, 128, generator=gen), torch.randn(2, 6, 256, 256, generator=gen)
+
+
+def test_stochastic_hooks_leave_eval_mode_unchanged():
+    from seatrack_ros.training.stochastic import add_stochastic_layers
+
+    plain, hooked = tiny_model(), tiny_model()
+    handles = add_stochastic_layers(hooked)
+    assert len(handles) > 0
+    template, search = _tiny_inputs()
+    with torch.no_grad():
+        a, b = plain(template, search), hooked(template, search)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_stochastic_hooks_with_zero_rates_recompute_the_modules_own_output():
+    """The hooks rebuild the low-rank projections and the LoRA branch: with p = 0 they must give back
+    what the modules computed (to float32 rounding), so the dropout sits on the right tensors."""
+    from seatrack_ros.training import stochastic
+
+    model = tiny_model()
+    set_train_mode(model)
+    template, search = _tiny_inputs()
+    with torch.no_grad():
+        reference = model(template, search)
+    handles = []
+    for module in model.modules():
+        if isinstance(module, stochastic.LoRAQKV):
+            handles.append(module.register_forward_hook(stochastic._lora_dropout_hook(0.0)))
+        elif isinstance(module, stochastic.LowRankProjection):
+            handles.append(module.register_forward_hook(stochastic._projection_hook(0.0)))
+        elif isinstance(module, stochastic.BatchedLowRankExperts):
+            handles.append(module.register_forward_hook(stochastic._experts_hook(0.0)))
+    assert len(handles) == 1 + 2 * 3  # one LoRA qkv, two HMoEs with linear1, experts, linear2
+    with torch.no_grad():
+        rebuilt = model(template, search)
+    for key in ("score_map", "size_map", "offset_map"):
+        assert float((rebuilt[key] - reference[key]).abs().max()) <= 1e-5
+
+
+def test_stochastic_hooks_are_random_in_train_mode():
+    from seatrack_ros.training.stochastic import add_stochastic_layers
+
+    model = tiny_model()
+    set_train_mode(model)
+    add_stochastic_layers(model, dropout=0.3, drop_path=0.3)
+    template, search = _tiny_inputs()
+    with torch.no_grad():
+        torch.manual_seed(1)
+        first = model(template, search)["size_map"]
+        torch.manual_seed(2)
+        second = model(template, search)["size_map"]
+        torch.manual_seed(1)
+        again = model(template, search)["size_map"]
+    assert torch.isfinite(first).all() and not torch.equal(first, second) and torch.equal(first, again)

@@ -69,6 +69,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="seatrack-train",
@@ -117,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--max-gap", type=_positive_int, default=200, help="template-search frame gap bound (200)")
     r.add_argument("--min-frames", type=_positive_int, default=20, help="shortest usable sequence (20)")
     r.add_argument("--min-visible", type=_positive_int, default=5, help="fewest visible targets per sequence (5)")
+    r.add_argument("--dropout", type=_probability, default=0.1, help="LoRA / HMoE dropout probability (0.1; 0 disables)")
+    r.add_argument("--drop-path", type=_probability, default=0.1,
+                   help="stochastic depth rate of the last block (0.1; 0 disables)")
     h = p.add_argument_group("hardware")
     h.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (cpu)")
     h.add_argument("--precision", choices=("auto", "float32", "bfloat16", "float16"), default="auto",
@@ -193,6 +206,7 @@ def main(argv: Optional[list] = None) -> int:
             variant, epochs=args.epochs, samples_per_epoch=args.samples_per_epoch, batch_size=args.batch_size,
             lr=args.lr, lr_drop_epoch=args.lr_drop_epoch, seed=args.seed, device=args.device,
             precision=args.precision, workers=args.workers, save_every=args.save_every,
+            dropout=args.dropout, drop_path=args.drop_path,
             sampling=SamplingSettings(max_gap=args.max_gap))
         model = build_seatrack(variant)
         if not resumable:

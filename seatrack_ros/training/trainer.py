@@ -33,6 +33,7 @@ from ..errors import CheckpointError, InputError
 from ..model.lora import LoRAQKV
 from .losses import LossTerms, LossWeights, tracking_loss
 from .sampling import SamplingSettings, make_pair
+from .stochastic import add_stochastic_layers
 
 TRAINABLE_KEYWORDS = ("moe", "scaling", "lora")
 CHECKPOINT_FORMAT = "seatrack_ros.training/1"
@@ -264,6 +265,8 @@ class TrainConfig:
     precision: str = "auto"
     workers: int = 0
     save_every: int = 0  # iterations between mid-epoch checkpoints (0: only at epoch ends)
+    dropout: float = 0.1  # the authors' LoRA / HMoE dropouts (0 disables them)
+    drop_path: float = 0.1  # stochastic depth of the last block (0 disables it)
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
 
     @classmethod
@@ -304,6 +307,8 @@ class Trainer:
         self.model = model.to(self.device)
         self.params = freeze_for_peft(self.model)
         set_train_mode(self.model)
+        torch.manual_seed(config.seed)  # the dropouts' draws; the pairs have their own seeds
+        self.stochastic_hooks = add_stochastic_layers(self.model, config.dropout, config.drop_path)
         self.optimizer = make_optimizer(self.params, config.lr, config.weight_decay)
         self.scheduler = make_scheduler(self.optimizer, config.lr_drop_epoch, config.lr_gamma)
         self.scaler = torch.amp.GradScaler("cuda") if self.autocast_dtype == torch.float16 else None
@@ -329,6 +334,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "torch_rng": torch.get_rng_state(),
             "stats": self.history,
             "settings": self.config.as_plain(),
         }
@@ -366,6 +372,8 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
+        if isinstance(state.get("torch_rng"), torch.Tensor):
+            torch.set_rng_state(state["torch_rng"])
         self.epoch, self.iteration = int(state["epoch"]), int(state["iteration"])
         self.history = list(state.get("stats") or [])
         self.log(f"resumed from {path}: epoch {self.epoch + 1}, iteration {self.iteration} "
@@ -382,7 +390,10 @@ class Trainer:
         subset = torch.utils.data.Subset(dataset, range(first, len(dataset)))
         return torch.utils.data.DataLoader(
             subset, batch_size=cfg.batch_size, shuffle=False, drop_last=True, num_workers=cfg.workers,
-            pin_memory=self.device.type == "cuda", persistent_workers=False)
+            pin_memory=self.device.type == "cuda", persistent_workers=False,
+            # Its own generator: a loader draws a base seed from the global one, which would shift the
+            # dropout draws of a resumed run.
+            generator=torch.Generator().manual_seed(cfg.seed))
 
     def run(self) -> list[dict]:
         """Train until ``config.epochs`` are finished; returns the per-iteration history."""
