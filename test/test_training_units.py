@@ -434,3 +434,20 @@ def test_stochastic_hooks_are_random_in_train_mode():
         torch.manual_seed(1)
         again = model(template, search)["size_map"]
     assert torch.isfinite(first).all() and not torch.equal(first, second) and torch.equal(first, again)
+
+
+def test_hmoe_drop_path_shares_one_draw_per_stream_across_template_and_search():
+    from seatrack_ros.training.stochastic import _PairedDropPath
+
+    paired = _PairedDropPath(0.5)
+    module = torch.nn.Identity().train()
+    torch.manual_seed(0)
+    for _ in range(20):
+        template = paired(module, None, torch.ones(4, 2 * 64, 3))
+        search = paired(module, None, torch.ones(4, 2 * 256, 3))
+        for out, n in ((template, 64), (search, 256)):
+            rgb, aux = out[:, :n], out[:, n:]
+            assert set(torch.unique(out).tolist()) <= {0.0, 2.0}
+            assert (rgb == rgb[:, :1]).all() and (aux == aux[:, :1]).all()  # one draw per stream
+        assert torch.equal(template[:, 0], search[:, 0]) and torch.equal(template[:, 64], search[:, 256])
+    assert paired.pending is None
