@@ -451,3 +451,24 @@ def test_hmoe_drop_path_shares_one_draw_per_stream_across_template_and_search():
             assert (rgb == rgb[:, :1]).all() and (aux == aux[:, :1]).all()  # one draw per stream
         assert torch.equal(template[:, 0], search[:, 0]) and torch.equal(template[:, 64], search[:, 256])
     assert paired.pending is None
+
+
+def test_a_failing_frame_is_drawn_again_counted_and_logged_once(caplog):
+    from seatrack_ros.training import sampling
+
+    class Flaky(_ArraySource):
+        def frame(self, index):
+            if index in (2, 3):
+                raise InputError("unreadable_image", f"frame {index} is broken")
+            return super().frame(index)
+
+    source = Flaky()
+    before = sampling.SKIPPED_PAIRS["unreadable_image"]
+    caplog.set_level("WARNING", logger="seatrack_ros.training.sampling")
+    rng = np.random.default_rng(0)
+    pairs = [make_pair(source, rng) for _ in range(30)]
+    assert all(2 not in p.frame_ids and 3 not in p.frame_ids for p in pairs)
+    skipped = sampling.SKIPPED_PAIRS["unreadable_image"] - before
+    assert skipped > 0
+    logged = [r for r in caplog.records if "unreadable_image" in r.getMessage()]
+    assert len(logged) == (1 if before == 0 else 0)

@@ -23,7 +23,9 @@ number of loader workers).
 
 from __future__ import annotations
 
+import logging
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,6 +34,8 @@ import numpy as np
 from ..errors import InputError
 from ..tracker.crop import crop_window, sample_crop, window_is_regular
 from ..tracker.tracker import IMAGENET_MEAN, IMAGENET_STD
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,16 @@ def crop_to_tensor(crop: np.ndarray, box: np.ndarray, rng: np.random.Generator, 
     return np.ascontiguousarray((image - _MEAN) / _STD, dtype=np.float32), box
 
 
+SKIPPED_PAIRS: Counter = Counter()  # by InputError kind, in this process
+
+
+def report_skipped_pair(name: str, exc: InputError) -> None:
+    """Count a pair that could not be made; log the first of each kind."""
+    SKIPPED_PAIRS[exc.kind] += 1
+    if SKIPPED_PAIRS[exc.kind] == 1:
+        LOG.warning("%s: a training pair was drawn again (%s): %s (reported once per kind)", name, exc.kind, exc)
+
+
 def make_pair(source: FrameSource, rng: np.random.Generator, settings: SamplingSettings = SamplingSettings(),
               augment: bool = True) -> TrainingPair:
     """Draw one training pair from ``source`` (raises InputError("no_pair") when it has none).
@@ -158,6 +172,7 @@ def make_pair(source: FrameSource, rng: np.random.Generator, settings: SamplingS
             return _pair_from_frames(source, ids, rng, settings, augment)
         except InputError as exc:
             last_error = exc
+            report_skipped_pair(source.name, exc)
     raise InputError("no_pair", f"{source.name}: no usable pair in {settings.max_attempts} draws ({last_error})")
 
 
