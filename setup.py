@@ -36,6 +36,7 @@ setup(
             "seatrack-node = seatrack_ros.ros.node:main",
             "seatrack-demo = seatrack_ros.ros.demo:main",
             "seatrack-event-frames = seatrack_ros.offline.event_frames:main",
+            "seatrack-train = seatrack_ros.training.cli:main",
         ],
     },
 )
