@@ -31,19 +31,21 @@ from seatrack_ros.streams.synthetic import make_sequence  # noqa: E402
 
 DOMAIN = rosutil.domain_id(24)
 HEIGHT, WIDTH = 128, 160
-# The launched processes inherit this process's environment: localhost-only discovery, our domain.
-for _name, _value in rosutil.ros_env(DOMAIN).items():
-    os.environ[_name] = _value
 
 
 @pytest.mark.launch_test
 def generate_test_description():
+    # The launched node gets localhost-only discovery and this module's domain, set in the launch
+    # description itself: other test modules change os.environ's ROS_DOMAIN_ID before this test runs.
+    environment = [launch.actions.SetEnvironmentVariable(name, value)
+                   for name, value in rosutil.ros_env(DOMAIN).items()
+                   if name.startswith(("ROS_", "FASTDDS_", "RMW_", "PYTHON", "OMP_", "RCUTILS_"))]
     rgbt = os.path.join(get_package_share_directory("seatrack_ros"), "launch", "rgbt.launch.py")
     include = launch.actions.IncludeLaunchDescription(
         launch.launch_description_sources.PythonLaunchDescriptionSource(rgbt),
         launch_arguments={"namespace": "lt", "rgb_topic": "/cam/rgb", "aux_topic": "/cam/aux",
                           "device": "cpu"}.items())
-    return launch.LaunchDescription([include, launch_testing.actions.ReadyToTest()]), {}
+    return launch.LaunchDescription([*environment, include, launch_testing.actions.ReadyToTest()]), {}
 
 
 class TestTracking(unittest.TestCase):

@@ -13,7 +13,7 @@ import torch
 import training_helpers as th
 from seatrack_ros.errors import InputError
 from seatrack_ros.model import BackboneConfig, SEATrack, load_checkpoint, make_test_state_dict, read_state_dict
-from seatrack_ros.tracker.crop import sample_crop
+from seatrack_ros.geometry.crop import sample_crop
 from seatrack_ros.training import cli
 from seatrack_ros.training.data import (
     DatasetSequenceSource,
