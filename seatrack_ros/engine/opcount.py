@@ -1,0 +1,141 @@
+"""Counting the aten operators one engine frame dispatches, per stage and per module (scripts/count_ops.py).
+
+Counted on the CPU with a `TorchDispatchMode`, which sees every operator below autograd exactly as a
+CUDA run would dispatch it (the same Python, the same shapes; only the kernels behind them differ).
+Each operator is put in one kind:
+
+- ``view``: returns an alias of an input (view, permute, expand, slice, ...): no kernel, no memory;
+- ``allocation``: empty / empty_strided / empty_like: memory from the caching allocator, no kernel;
+- ``kernel``: everything else, i.e. what a GPU launches (matmuls, convolutions, element-wise, copies).
+
+The target of issue 14 (<= 250 per frame) is about kernels; totals are reported too.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+
+KINDS = ("kernel", "view", "allocation")
+_ALLOCATIONS = {"empty", "empty_strided", "empty_like", "new_empty", "new_empty_strided"}
+# Views whose schemas carry no alias annotation (reshape's no-copy result, tensor literals' wrapper).
+_UNANNOTATED_VIEWS = {"_unsafe_view", "_reshape_alias", "alias", "lift_fresh", "detach"}
+
+
+def op_kind(func) -> str:
+    """``view``, ``allocation`` or ``kernel`` for an aten OpOverload (see module docstring)."""
+    name = func.overloadpacket.__name__
+    if name in _ALLOCATIONS:
+        return "allocation"
+    if name in _UNANNOTATED_VIEWS:
+        return "view"
+    returns = func._schema.returns
+    if returns and all(r.alias_info is not None and not r.alias_info.is_write for r in returns):
+        return "view"
+    return "kernel"
+
+
+class OpCounter(TorchDispatchMode):
+    """Records (operator name, kind, innermost module path) for every dispatched aten operator."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[tuple[str, str, str]] = []
+        self._path: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.records.append((func.overloadpacket.__name__, op_kind(func), self._path[-1] if self._path else ""))
+        return func(*args, **(kwargs or {}))
+
+    @contextmanager
+    def attributing(self, root: nn.Module, prefix: str = ""):
+        """Attribute operators to ``root``'s submodules while inside (hooks removed on exit).
+
+        Registered first among pre-hooks and last among forward hooks, so the casts that the half
+        policy's hooks do at a float32 island's border count for the island.
+        """
+        handles = []
+        seen = set()
+        for name, module in root.named_modules():
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            path = prefix + name
+
+            def enter(mod, args, path=path):
+                self._path.append(path)
+
+            def leave(mod, args, output):
+                self._path.pop()
+
+            handles.append(module.register_forward_pre_hook(enter, prepend=True))
+            handles.append(module.register_forward_hook(leave))
+        try:
+            yield self
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    def kinds(self) -> dict[str, int]:
+        counts = collections.Counter(kind for _, kind, _ in self.records)
+        return {kind: counts.get(kind, 0) for kind in KINDS}
+
+    def by_module(self, kind: str = "kernel") -> dict[str, int]:
+        """Counts of ``kind`` per module path, block indices folded into ``*`` (e.g. blocks.*.attn)."""
+        counts = collections.Counter(
+            re.sub(r"\.\d+(?=\.|$)", ".*", path) or "(no module)" for _, k, path in self.records if k == kind
+        )
+        return dict(counts.most_common())
+
+    def by_operator(self, kind: str = "kernel") -> dict[str, int]:
+        return dict(collections.Counter(name for name, k, _ in self.records if k == kind).most_common())
+
+
+def count(fn, root: nn.Module | None = None, prefix: str = "") -> OpCounter:
+    """Run ``fn()`` under a fresh `OpCounter` (no autograd), attributing to ``root``'s modules."""
+    counter = OpCounter()
+    with torch.no_grad(), counter:
+        if root is None:
+            fn()
+        else:
+            with counter.attributing(root, prefix):
+                fn()
+    return counter
+
+
+def count_engine_frame(model: nn.Module, collapse: bool, maps_only: bool, dtype: torch.dtype = torch.float16, frame_hw=(512, 640)) -> dict:
+    """Operators of one steady-state engine frame (crop + normalise, network, decode) on the CPU.
+
+    model: a fresh loaded SEATrack, prepared here by a CPU `TrackEngine` in ``dtype`` (float16: the
+    CUDA engine's arithmetic plan). collapse: let `prepare_model` apply `collapse_for_inference`
+    (False reproduces the engine before the rewrites). maps_only: run the network stage as
+    `EngineNetwork` (maps only, no ``pred_boxes`` decode) instead of ``SEATrack.forward``.
+    Returns {stage: OpCounter} for "crop_normalize", "network", "decode".
+    """
+    from unittest import mock
+
+    from ..bench import synthetic_sequence
+    from ..tracker import TrackerSettings
+    from . import precision
+    from .collapsed import EngineNetwork
+    from .cuda_tracker import TrackEngine
+
+    keep = precision.collapse_for_inference if collapse else (lambda m: m)
+    with mock.patch.object(precision, "collapse_for_inference", keep):
+        engine = TrackEngine(model, torch.device("cpu"), TrackerSettings(), dtype=dtype)
+    if maps_only:
+        engine._network = EngineNetwork(engine.model)
+    frames, box = synthetic_sequence(frame_hw[1], frame_hw[0], 2)
+    engine.initialize(*frames[0], box)
+    engine.track(*frames[1], list(box))  # tables uploaded, outputs allocated: a steady-state frame
+    network_root = engine._network
+    return {
+        "crop_normalize": count(engine._stage_crop),
+        "network": count(engine._stage_network, network_root, "" if maps_only else "model."),
+        "decode": count(engine._stage_decode),
+    }
