@@ -64,6 +64,8 @@ class CollapsedHMoE(HMoE):
             self.register_buffer(name, value.to(dtype).contiguous())
         mask = group_mask(num_template, num_tokens, experts).to(moe.gate_thi.device, dtype)
         self.register_buffer("group_mask", mask)
+        rows = row_mask(num_template, num_tokens, slots).to(moe.gate_thi.device, dtype)
+        self.register_buffer("row_mask", rows)
         self._mask_shape = (num_template, num_tokens)
 
     def forward(self, x: torch.Tensor, num_template: int) -> torch.Tensor:
@@ -77,20 +79,28 @@ class CollapsedHMoE(HMoE):
         row = self.dispatch_weight.shape[0]  # S*5 values per (token, slot) row
         y = F.layer_norm(x, (dim,), self.norm.weight, self.norm.bias, self.eps)
         per_token = F.linear(y, self.project_weight, self.project_bias)  # (2B, N, S*row)
-        # Rows (token, stream, slot) per batch item: each group (template / search tokens of both
-        # streams) is then one contiguous run of rows, over which dispatch normalises.
+        # Rows (token, stream, slot) per batch item: the template group (template tokens of both
+        # streams) is the first run of rows, the search group the rest. Both groups are read as two
+        # equally long, overlapping windows of these rows, group 0 from the first row, group 1 ending
+        # at the last, so one softmax and one product serve both; rows of the other group inside a
+        # window get -inf logits (row_mask), hence exactly zero dispatch weight.
         rows = per_token.view(2, batch, num_tokens, slots * row).permute(1, 2, 0, 3).reshape(batch, -1, row)
-        logits = torch.matmul(rows, self.dispatch_weight)  # (B, 2*N*S, E*S)
-        split = num_template * 2 * slots
-        slot_inputs = []
-        for group in (slice(0, split), slice(split, None)):
-            dispatch = torch.softmax(logits[:, group], dim=1)
-            slot_inputs.append(torch.bmm(dispatch.transpose(1, 2), rows[:, group]))  # (B, E*S, row)
-        # (group, B, E*S, row) -> per expert: (E, group*B, S*row) against (E, S*row, dim)
-        stacked = torch.stack(slot_inputs).view(2 * batch, experts, slots * row).transpose(0, 1)
-        expert_out = torch.bmm(stacked, self.expert_weight)  # (E, 2B, dim), column g*B + b
-        # -> (B, 2E, dim) with row e*2 + g, the combine columns' order; a view, no copy
-        expert_out = expert_out.view(experts, 2, batch, dim).permute(2, 0, 1, 3).reshape(batch, 2 * experts, dim)
+        group_rows, second_start = self._windows(num_template, num_tokens)
+        if batch == 1:
+            grouped = rows.as_strided((2, group_rows, row), (second_start * row, row, 1))
+        else:
+            grouped = torch.stack([rows[:, :group_rows], rows[:, second_start:]], dim=1).flatten(0, 1)
+        row_mask = self._row_mask(num_template, num_tokens, x)  # (2, G, 1)
+        if batch > 1:
+            row_mask = row_mask.repeat(batch, 1, 1)
+        logits = torch.baddbmm(row_mask, grouped, self.dispatch_weight.expand(2 * batch, -1, -1))
+        dispatch = torch.softmax(logits, dim=1)  # over each group's own rows
+        slot_inputs = torch.bmm(dispatch.transpose(1, 2), grouped)  # (B*2 as b, g; E*S, row)
+        # -> per expert: (E, B*2, S*row) against (E, S*row, dim)
+        stacked = slot_inputs.view(2 * batch, experts, slots * row).transpose(0, 1)
+        expert_out = torch.bmm(stacked, self.expert_weight)  # (E, 2B, dim), column b*2 + g
+        # -> (B, 2E, dim) with row e*2 + g, the combine columns' order
+        expert_out = expert_out.view(experts, batch, 2, dim).transpose(0, 1).reshape(batch, 2 * experts, dim)
         mask = self.group_mask
         if (num_template, num_tokens) != self._mask_shape:
             mask = group_mask(num_template, num_tokens, experts).to(x.device, x.dtype)
@@ -98,6 +108,29 @@ class CollapsedHMoE(HMoE):
         combine = torch.softmax(torch.baddbmm(mask, per_token, combine_weight), dim=-1)  # (2B, N, 2E)
         per_stream = expert_out.unsqueeze(0).expand(2, batch, 2 * experts, dim).reshape(two_batch, 2 * experts, dim)
         return torch.baddbmm(x, combine, per_stream)
+
+    def _windows(self, num_template: int, num_tokens: int) -> tuple[int, int]:
+        """(rows per group window G, first row of the search group's window)."""
+        template_rows, total_rows = 2 * self.slots * num_template, 2 * self.slots * num_tokens
+        group_rows = max(template_rows, total_rows - template_rows)
+        return group_rows, total_rows - group_rows
+
+    def _row_mask(self, num_template: int, num_tokens: int, x: torch.Tensor) -> torch.Tensor:
+        if (num_template, num_tokens) == self._mask_shape:
+            return self.row_mask
+        return row_mask(num_template, num_tokens, self.slots).to(x.device, x.dtype)
+
+
+def row_mask(num_template: int, num_tokens: int, slots: int) -> torch.Tensor:
+    """(2, G, 1) float64: 0 on each group window's own rows, -inf on the other group's (see forward)."""
+    template_rows, total_rows = 2 * slots * num_template, 2 * slots * num_tokens
+    search_rows = total_rows - template_rows
+    group_rows = max(template_rows, search_rows)
+    index = torch.arange(group_rows)
+    mask = torch.zeros(2, group_rows, 1, dtype=torch.float64)
+    mask[0, index >= template_rows] = float("-inf")  # window 0 starts at the first template row
+    mask[1, index < group_rows - search_rows] = float("-inf")  # window 1 ends at the last search row
+    return mask
 
 
 def group_mask(num_template: int, num_tokens: int, experts: int) -> torch.Tensor:

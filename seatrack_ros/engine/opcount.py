@@ -9,16 +9,23 @@ Each operator is put in one kind:
 - ``kernel``: everything else, i.e. what a GPU launches (matmuls, convolutions, element-wise, copies).
 
 The target of issue 14 (<= 250 per frame) is about kernels; totals are reported too.
+
+``attention_as_one``: a CPU has no fused kernel for attention whose value head dim differs from the
+query's (the guided attention's q/k have 2d, v has d), so it dispatches the math fallback (about 14
+operators); CUDA's memory-efficient kernel takes it as one. With this option every
+``scaled_dot_product_attention`` call counts as one kernel, as on CUDA.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import re
 from contextlib import contextmanager
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 KINDS = ("kernel", "view", "allocation")
@@ -47,9 +54,14 @@ class OpCounter(TorchDispatchMode):
         super().__init__()
         self.records: list[tuple[str, str, str]] = []
         self._path: list[str] = []
+        self.suspended = 0  # > 0 inside an operator counted as one (see _AttentionAsOne)
+
+    def record(self, name: str, kind: str) -> None:
+        self.records.append((name, kind, self._path[-1] if self._path else ""))
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        self.records.append((func.overloadpacket.__name__, op_kind(func), self._path[-1] if self._path else ""))
+        if not self.suspended:
+            self.record(func.overloadpacket.__name__, op_kind(func))
         return func(*args, **(kwargs or {}))
 
     @contextmanager
@@ -96,10 +108,28 @@ class OpCounter(TorchDispatchMode):
         return dict(collections.Counter(name for name, k, _ in self.records if k == kind).most_common())
 
 
-def count(fn, root: nn.Module | None = None, prefix: str = "") -> OpCounter:
+class _AttentionAsOne(TorchFunctionMode):
+    """Counts each scaled_dot_product_attention call as one kernel, whatever it dispatches inside."""
+
+    def __init__(self, counter: OpCounter) -> None:
+        super().__init__()
+        self.counter = counter
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func is not torch.nn.functional.scaled_dot_product_attention:
+            return func(*args, **(kwargs or {}))
+        self.counter.record("scaled_dot_product_attention", "kernel")
+        self.counter.suspended += 1
+        try:
+            return func(*args, **(kwargs or {}))
+        finally:
+            self.counter.suspended -= 1
+
+
+def count(fn, root: nn.Module | None = None, prefix: str = "", attention_as_one: bool = False) -> OpCounter:
     """Run ``fn()`` under a fresh `OpCounter` (no autograd), attributing to ``root``'s modules."""
     counter = OpCounter()
-    with torch.no_grad(), counter:
+    with torch.no_grad(), counter, _AttentionAsOne(counter) if attention_as_one else contextlib.nullcontext():
         if root is None:
             fn()
         else:
@@ -108,7 +138,14 @@ def count(fn, root: nn.Module | None = None, prefix: str = "") -> OpCounter:
     return counter
 
 
-def count_engine_frame(model: nn.Module, collapse: bool, maps_only: bool, dtype: torch.dtype = torch.float16, frame_hw=(512, 640)) -> dict:
+def count_engine_frame(
+    model: nn.Module,
+    collapse: bool,
+    maps_only: bool,
+    dtype: torch.dtype = torch.float16,
+    frame_hw=(512, 640),
+    attention_as_one: bool = False,
+) -> dict:
     """Operators of one steady-state engine frame (crop + normalise, network, decode) on the CPU.
 
     model: a fresh loaded SEATrack, prepared here by a CPU `TrackEngine` in ``dtype`` (float16: the
@@ -136,6 +173,6 @@ def count_engine_frame(model: nn.Module, collapse: bool, maps_only: bool, dtype:
     network_root = engine._network
     return {
         "crop_normalize": count(engine._stage_crop),
-        "network": count(engine._stage_network, network_root, "" if maps_only else "model."),
+        "network": count(engine._stage_network, network_root, "" if maps_only else "model.", attention_as_one),
         "decode": count(engine._stage_decode),
     }

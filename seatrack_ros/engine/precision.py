@@ -136,7 +136,9 @@ def prepare_model(
     """Ready a loaded SEATrack for inference on ``device`` in ``dtype``, in place; idempotent.
 
     Merges LoRA into qkv (so inference does no LoRA work), selects the fused attention (guidance folded
-    into one SDPA call), moves the weights and applies the half policy for float16/bfloat16. A model
+    into one SDPA call), moves the weights and applies the half policy for float16/bfloat16. For half
+    precision or a CUDA device it first swaps in the exact fewer-kernel rewrites of `collapsed` (not on
+    the float32 CPU path: they round differently from the reference). A model
     already prepared for the same (device, dtype) is returned untouched, so several trackers share it.
     ``residual_float32`` (half only, see module docstring): None accepts either setting on an already
     prepared model and means False on a fresh one.
