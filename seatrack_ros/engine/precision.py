@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from ..model.hmoe import HMoE
+from .collapsed import collapse_for_inference
 
 HALF_DTYPES = (torch.float16, torch.bfloat16)
 _STATE_ATTR = "_seatrack_inference_state"
@@ -144,6 +145,8 @@ def prepare_model(
     leave the model's current choice (the host path's default: the model as loaded, bitwise the
     reference). A model already prepared for the same (device, dtype) keeps its weights, so several
     trackers share it; an explicit ``attention`` / ``merge_lora`` still applies (to all of them).
+    For half precision or a CUDA device it also swaps in the exact fewer-kernel rewrites of `collapsed`
+    (not on the float32 CPU path: they round differently from the reference).
     ``residual_float32`` (half only, see module docstring): None accepts either setting on an already
     prepared model and means False on a fresh one.
     Raises ValueError when it was prepared for something else: load a second model for that.
@@ -167,6 +170,11 @@ def prepare_model(
     if state == key:
         return model
     model.eval()
+    if dtype != torch.float32 or device.type == "cuda":
+        # Exact rewrites with fewer kernels (folded in float64 before any cast); they round differently
+        # from the reference, so the float32 CPU path, whose golden parity is bitwise, never gets them.
+        model.merge_lora()  # the rewrites need LoRA folded into qkv
+        collapse_for_inference(model)
     model.to(device)
     if dtype != torch.float32:
         apply_half_policy(model, dtype, residual_float32)
