@@ -51,6 +51,10 @@ CPU_VARIANTS = {
 # A separate merged, fused copy of the network compiled as the engine's compile_network does
 # (compile_static with TrackEngine.compile_backend) before the timing starts; the compile time is reported, not timed with the frames.
 COMPILED_VARIANT = "merged+fused+compiled"
+# A separate copy prepared for the CPU in bfloat16 (the half policy with its float32 islands and the exact
+# fewer-kernel rewrites, as SEATracker(precision="bfloat16") runs it); the report names the CPU's native
+# bfloat16 units (none: emulated, usually slower than float32).
+BF16_VARIANT = "bfloat16"
 
 
 @dataclass
@@ -194,6 +198,13 @@ def run_benchmark(args) -> dict:
         compiled_model, compile_report = _compile_copy(args, template, search)
         if compiled_model is None:
             del variants[COMPILED_VARIANT]
+    bf16_model, bf16_units = None, None
+    if BF16_VARIANT in variants:
+        from .engine.cpu_precision import native_bf16_units
+
+        bf16_model = prepare_model(_load_model(args, merge=True), "cpu", torch.bfloat16)
+        bf16_units = native_bf16_units()
+        template_bf16, search_bf16 = template.to(torch.bfloat16), search.to(torch.bfloat16)
     with torch.no_grad():
         for i in range(total):
             keep = i >= warmup
@@ -208,6 +219,10 @@ def run_benchmark(args) -> dict:
                 if name == COMPILED_VARIANT:
                     with timer.measure(series if keep else None):
                         compiled_model(template, search)
+                    continue
+                if name == BF16_VARIANT:
+                    with timer.measure(series if keep else None):
+                        bf16_model(template_bf16, search_bf16)
                     continue
                 merge, impl, threads = CPU_VARIANTS[name]
                 _set_variant(baseline_model, merge, impl)
@@ -250,6 +265,7 @@ def run_benchmark(args) -> dict:
         "stages": {k: v.summary() for k, v in stages.items()},
         "cpu_variants_forward": {k: v.summary() for k, v in variants.items()},
         "cpu_compile": compile_report,
+        "cpu_bf16_units": bf16_units,
         "kernels": kernels,
     }
     report["speedup"] = {
@@ -359,6 +375,9 @@ def format_report(report: dict) -> str:
     lines.append(row("track() whole call", report["track"]["candidate"], report["track"]["baseline"]))
     for name, summary in report["stages"].items():
         lines.append(row(f"  stage {name}", summary))
+    if report.get("cpu_bf16_units") is not None:
+        units = ", ".join(report["cpu_bf16_units"]) or "none (emulated, usually slower than float32)"
+        lines.append(f"{BF16_VARIANT} variant: native bfloat16 units of this CPU: {units}")
     compile_report = report.get("cpu_compile")
     if compile_report and "error" in compile_report:
         lines.append(f"compiling the {COMPILED_VARIANT} variant failed: {compile_report['error']}")
@@ -403,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--cpu-variants",
         nargs="*",
         default=[],
-        choices=sorted(CPU_VARIANTS) + [COMPILED_VARIANT],
+        choices=sorted(CPU_VARIANTS) + [COMPILED_VARIANT, BF16_VARIANT],
         help="on CPU, also time the network forward with these changes to the baseline",
     )
     parser.add_argument("--variant", default="rgbt", choices=tuple(VARIANTS),

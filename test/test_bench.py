@@ -80,3 +80,14 @@ def test_bench_cpu_compiled_variant_failure_keeps_the_rest(tmp_path, capsys, mon
     assert "no compiler here" in report["cpu_compile"]["error"]
     assert set(report["cpu_variants_forward"]) == {"merged"} and report["cpu_variants_forward"]["merged"]["n"] == 1
     assert report["forward"]["candidate"]["n"] == 1 and "variant failed" in printed
+
+
+def test_bench_cpu_bfloat16_variant(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    argv = ["--device", "cpu", "--tiny-model", "--frames", "2", "--warmup", "0", "--width", "160", "--height", "120"]
+    assert bench.main(argv + ["--cpu-variants", bench.BF16_VARIANT, "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert report["cpu_variants_forward"][bench.BF16_VARIANT]["n"] == 2
+    assert set(report["cpu_bf16_units"]) <= {"AMX", "AVX512-BF16"}
+    assert f"forward, {bench.BF16_VARIANT}" in printed and "native bfloat16 units of this CPU" in printed
