@@ -30,7 +30,7 @@ ALLOWED = {
     "offline": {"errors", "model", "geometry", "tracker", "modalities", "streams", "cli"},
     "bench": {"errors", "model", "geometry", "engine", "tracker", "cli", "testing"},
     "ros": {"errors", "model", "tracker", "modalities", "streams", "msg", "srv"},
-    "training": {"errors", "model", "geometry", "tracker", "modalities", "streams", "offline"},
+    "training": {"errors", "model", "geometry", "tracker", "modalities", "streams", "offline", "cli"},
 }
 # third-party packages that only some layers may import
 RESTRICTED = {

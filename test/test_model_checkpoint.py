@@ -150,3 +150,17 @@ def test_ostrack_loader_rejects_other_files(test_weights):
     del ostrack["backbone.norm.weight"]
     with pytest.raises(CheckpointError, match="missing keys: backbone.norm.weight.*unexpected keys: backbone.unknown"):
         load_ostrack_pretrained(build_seatrack(), ostrack)
+
+
+def test_a_recorded_convention_overrules_the_flag(test_weights, caplog):
+    """seatrack-train records lora_merged beside 'net'; the loader follows the record (and says so),
+    while a file without a record is loaded as the flag says (the negative control)."""
+    reference = load_checkpoint(build_seatrack(), test_weights, lora_merged=False)
+    recorded = load_checkpoint(build_seatrack(), {"net": test_weights, "lora_merged": False}, lora_merged=True)
+    assert "records lora_merged=False" in caplog.text
+    qkv = "backbone.blocks.1.attn.qkv.weight"
+    assert torch.equal(recorded.state_dict()[qkv], reference.state_dict()[qkv])
+    unrecorded = load_checkpoint(build_seatrack(), {"net": test_weights}, lora_merged=True)
+    assert not torch.equal(unrecorded.state_dict()[qkv], reference.state_dict()[qkv])
+    with pytest.raises(CheckpointError, match="must be true or false"):
+        load_checkpoint(build_seatrack(), {"net": test_weights, "lora_merged": "no"}, lora_merged=True)

@@ -357,9 +357,11 @@ def test_cli_needs_start_weights_and_bag_options(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main([str(root), "--out", str(tmp_path / "run")])
     assert exc.value.code == 2 and "start weights" in capsys.readouterr().err
+    bare = tmp_path / "bare.pth"  # records no LoRA convention, like the authors' files
+    torch.save({"net": {"w": torch.zeros(1)}}, bare)
     with pytest.raises(SystemExit) as exc:
-        cli.main([str(root), "--out", str(tmp_path / "run"), "--checkpoint", "x.pth"])
-    assert exc.value.code == 2 and "--lora" in capsys.readouterr().err
+        cli.main([str(root), "--out", str(tmp_path / "run"), "--checkpoint", str(bare)])
+    assert exc.value.code == 2 and "--lora-merged true|false is required" in capsys.readouterr().err
     bag = tmp_path / "rec"
     th.write_bag(bag, n=2)
     with pytest.raises(SystemExit) as exc:

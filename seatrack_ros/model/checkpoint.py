@@ -31,6 +31,7 @@ import collections
 import functools
 import io
 import json
+import logging
 import math
 import os
 import pickle
@@ -46,6 +47,8 @@ from torch import nn
 
 from ..errors import CheckpointError
 from .lora import LoRAQKV
+
+LOG = logging.getLogger(__name__)
 
 # Bounds on what a checkpoint may declare, far above the real files: SEATrack's state dict pickles to
 # about 56 kB in 15k opcodes, with 470 tensors and a handful of the training code's classes.
@@ -542,13 +545,24 @@ def _read_checkpoint(path: str | os.PathLike) -> tuple[object, int]:
 
 def read_state_dict(source) -> dict[str, torch.Tensor]:
     """Return the weights from a checkpoint path, a training checkpoint dict (``'net'``) or a state dict."""
+    return read_checkpoint(source)[0]
+
+
+def read_checkpoint(source) -> tuple[dict[str, torch.Tensor], bool | None]:
+    """The weights (as `read_state_dict`) and the LoRA convention the file records: the bool under
+    ``'lora_merged'`` beside ``'net'`` (checkpoints written by seatrack-train), or None (the authors'
+    releases record nothing)."""
     if isinstance(source, Mapping):
         obj, where, file_size = source, "state dict", None
     else:
         (obj, file_size), where = _read_checkpoint(source), os.fspath(source)
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{where}: expected a dict, found {type(obj).__name__}")
+    recorded = None
     if "net" in obj and isinstance(obj["net"], Mapping):
+        recorded = obj.get("lora_merged")
+        if recorded is not None and not isinstance(recorded, bool):
+            raise CheckpointError(f"{where}: 'lora_merged' must be true or false, found {recorded!r}")
         obj = obj["net"]
     state = dict(obj)
     not_names = [k for k in state if not isinstance(k, str)]
@@ -570,7 +584,7 @@ def read_state_dict(source) -> dict[str, torch.Tensor]:
             raise CheckpointError(f"{where}: tensors larger than the whole file: {_names(oversized)}")
     if state and all(k.startswith("module.") for k in state):  # saved from a DataParallel wrapper
         state = {k[len("module."):]: v for k, v in state.items()}
-    return state
+    return state, recorded
 
 
 def _names(keys, limit: int = 8) -> str:
@@ -638,9 +652,11 @@ def load_checkpoint(model: nn.Module, source, lora_merged: bool, merge: bool = T
 
     source: path to a checkpoint (training checkpoint with ``'net'`` or a bare state dict file), or a
         state dict / checkpoint dict already in memory.
-    lora_merged: the file's LoRA convention, which nothing in the file records. True when the stored
-        ``qkv.weight`` already includes the LoRA update (the authors' RGB-T and RGB-D releases), False
-        when it is the frozen base weight (the RGB-E release).
+    lora_merged: the file's LoRA convention, which the authors' releases do not record. True when the
+        stored ``qkv.weight`` already includes the LoRA update (the authors' RGB-T and RGB-D releases),
+        False when it is the frozen base weight (the RGB-E release). A file that records its convention
+        (``'lora_merged'`` beside ``'net'``, as seatrack-train writes) is loaded by that record; a
+        flag that says otherwise is logged as a warning and overruled.
     merge: fold LoRA into qkv after loading (default, what the reference's eval() does), so inference
         runs one matmul; False keeps the LoRA update as a separate term, rebuilt every call (the
         reference's training-mode arithmetic; slower).
@@ -650,7 +666,13 @@ def load_checkpoint(model: nn.Module, source, lora_merged: bool, merge: bool = T
     """
     if not isinstance(lora_merged, bool):
         raise TypeError(f"lora_merged must be True or False, got {lora_merged!r}")
-    state = read_state_dict(source)
+    state, recorded = read_checkpoint(source)
+    if recorded is not None and recorded != lora_merged:
+        LOG.warning(
+            "the checkpoint records lora_merged=%s (written by seatrack-train); loading it so, not with the "
+            "lora_merged=%s given", recorded, lora_merged,
+        )
+        lora_merged = recorded
     _check_keys(model, state)
     _check_finite(state)
     layers = [m for m in model.modules() if isinstance(m, LoRAQKV)]

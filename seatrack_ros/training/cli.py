@@ -6,7 +6,7 @@ Examples::
     # the released RGB-T model on one's own recording (boxes from an earlier seatrack-run, corrected)
     seatrack-train recording.mcap --boxes boxes.csv --rgb-topic /camera/color/image_raw \\
         --aux-topic /thermal/image_raw --modality thermal \\
-        --checkpoint SEATrack_ep0060.pth.tar --lora merged --out runs/my_thermal \\
+        --checkpoint SEATrack_ep0060.pth.tar --lora-merged true --out runs/my_thermal \\
         --epochs 5 --samples-per-epoch 2000 --batch-size 8 --device cuda
 
     # the authors' RGB-T recipe from OSTrack weights on LasHeR
@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from ..cli import add_lora_merged_option, resolve_lora_merged
 from ..errors import CheckpointError, InputError
 
 MODALITIES = ("thermal", "depth", "event")
@@ -90,9 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, history.csv, loss_curve.png")
     w = p.add_argument_group("start weights (one of them; a run folder with a checkpoint resumes instead)")
     w.add_argument("--checkpoint", help="a SEATrack checkpoint (the authors' release or a seatrack-train one)")
-    w.add_argument("--lora", choices=("merged", "unmerged"),
-                   help="the checkpoint's LoRA convention (required with --checkpoint: the authors' RGB-T and RGB-D "
-                        "releases are merged, the RGB-E release and seatrack-train's files unmerged)")
+    add_lora_merged_option(w, " (required with --checkpoint, except for seatrack-train's own files, which "
+                              "record it)")
     w.add_argument("--ostrack", help="OSTrack-pretrained weights (OSTrack_ep0300.pth.tar): the SEATrack parameters "
                                      "start from the authors' initialisation")
     w.add_argument("--test-weights", action="store_true",
@@ -180,12 +180,12 @@ def main(argv: Optional[list] = None) -> int:
                              ("--test-weights", args.test_weights)) if v]
     if len(starts) > 1:
         parser.error(f"give one start: {' or '.join(starts)}")
-    if args.checkpoint and args.lora is None:
-        parser.error("--lora merged|unmerged is required with --checkpoint (nothing in the authors' files records it)")
+    resolve_lora_merged(args, "seatrack-train")
     try:
         import torch
 
         from ..model import build_seatrack, load_checkpoint, load_ostrack_pretrained, make_test_state_dict
+        from ..model.checkpoint import read_checkpoint
         from .data import MODALITY_VARIANT, usable_sources
         from .sampling import SamplingSettings
         from .trainer import LATEST, TrainConfig, Trainer
@@ -198,7 +198,16 @@ def main(argv: Optional[list] = None) -> int:
                   file=sys.stderr)
             return 1
         if not starts and not resumable:
-            parser.error("no start weights: give --checkpoint (with --lora), --ostrack or --test-weights")
+            parser.error("no start weights: give --checkpoint (with --lora-merged), --ostrack or --test-weights")
+        if args.checkpoint and not resumable:  # read first: its LoRA convention may be recorded in it
+            start_state, recorded = read_checkpoint(args.checkpoint)
+            lora_merged = recorded if recorded is not None else args.lora_merged
+            if lora_merged is None:
+                parser.error("--lora-merged true|false is required with --checkpoint (nothing in the "
+                             "authors' files records it)")
+            if args.lora_merged is not None and recorded is not None and recorded != args.lora_merged:
+                log(f"note: {args.checkpoint} records lora_merged={str(recorded).lower()}; used instead of "
+                    f"--lora-merged {str(args.lora_merged).lower()}")
         modality, sources = _collect_sources(args, parser, log)
         sources = usable_sources(sources, args.min_frames, args.min_visible, log)
         variant = args.variant or MODALITY_VARIANT[modality]
@@ -211,8 +220,8 @@ def main(argv: Optional[list] = None) -> int:
         model = build_seatrack(variant)
         if not resumable:
             if args.checkpoint:
-                load_checkpoint(model, args.checkpoint, lora_merged=(args.lora == "merged"), merge=False)
-                log(f"start: {args.checkpoint} (LoRA {args.lora})")
+                load_checkpoint(model, start_state, lora_merged=lora_merged, merge=False)
+                log(f"start: {args.checkpoint} (lora_merged={str(lora_merged).lower()})")
             elif args.ostrack:
                 load_ostrack_pretrained(model, args.ostrack, seed=args.seed)
                 log(f"start: OSTrack weights {args.ostrack}; LoRA/HMoE/guidance initialised as the authors do")
@@ -223,8 +232,8 @@ def main(argv: Optional[list] = None) -> int:
         if resumable:
             trainer.resume()
         trainer.run()
-        log(f"done: {args.out / f'SEATrack_ep{trainer.epoch:04d}.pth.tar'} (load with --lora unmerged / "
-            f"lora_merged=False); loss curve {args.out / 'loss_curve.png'}")
+        log(f"done: {args.out / f'SEATrack_ep{trainer.epoch:04d}.pth.tar'} (it records lora_merged=false; "
+            f"node and seatrack-run read that); loss curve {args.out / 'loss_curve.png'}")
     except KeyboardInterrupt:
         return 130
     except (InputError, CheckpointError, ValueError, FloatingPointError) as exc:
