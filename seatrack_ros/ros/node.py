@@ -86,6 +86,9 @@ class SeaTrackNode(Node):
         declare_parameters(self)
         self.config = cfg = node_config(self)
         self.problems = ProblemCounter(log.warning)
+        # init / reset requests and track starts: informational, logged once per kind and counted
+        # (a lambda gives rclpy's logger a call site of its own: one call site keeps one severity)
+        self.requests = ProblemCounter(lambda text: log.info(text))
         self._tracker, self.test_weights = load_node_tracker(cfg, log)
         from seatrack_ros.tracker import TrackingSession  # torch, once the parameters are known good
 
@@ -200,19 +203,21 @@ class SeaTrackNode(Node):
         box = (msg.x, msg.y, msg.width, msg.height)
         offer = self.session.offer_init(box, "init topic")
         if not offer.accepted:
-            self.get_logger().warning(f"init box on {self.resolve_topic_name('~/init')} {offer.message}")
+            self.problems.report(
+                "init_topic_rejected", f"init box on {self.resolve_topic_name('~/init')} {offer.message}"
+            )
         else:
             checked = "" if offer.checked_against_frame else "; checked against the next frame"
-            self.get_logger().info(f"init box {box} accepted (track id {offer.track_id}){checked}")
+            self.requests.report("init_topic", f"init box {box} accepted (track id {offer.track_id}){checked}")
 
     def _on_set_init_box(self, request, response):
         box = (request.x, request.y, request.width, request.height)
         offer = self.session.offer_init(box, "set_init_box service")
         response.success, response.track_id, response.message = offer.accepted, offer.track_id, offer.message
-        if offer.accepted:  # two call sites: an rclpy logger call site keeps one severity
-            self.get_logger().info(f"set_init_box {box} {response.message}")
+        if offer.accepted:
+            self.requests.report("set_init_box", f"set_init_box {box} {response.message}")
         else:
-            self.get_logger().warning(f"set_init_box {box} {response.message}")
+            self.problems.report("set_init_box_rejected", f"set_init_box {box} {response.message}")
         return response
 
     def _on_reset(self, request, response):
@@ -220,7 +225,7 @@ class SeaTrackNode(Node):
         # watermarks, letting output stamps go backwards. The session keeps the last track id.
         self.session.request_reset()
         response.success, response.message = True, "reset: waiting for a new init box"
-        self.get_logger().info(response.message)
+        self.requests.report("reset", response.message)
         return response
 
     # ---------------------------------------------------------------------------------- worker
@@ -260,8 +265,11 @@ class SeaTrackNode(Node):
         step = self.session.step(rgb, aux, lost_threshold=self.get_parameter("lost_threshold").value)
         if step.init_error is not None:
             self.problems.report("init_rejected", str(step.init_error))
-        elif step.initialized:
-            self.get_logger().info(f"tracking {step.box} as track {step.track_id} ({step.source})")
+        if step.problem is not None:  # each resolution change is a change of state: logged each time
+            changed = step.problem.kind == "resolution_change"  # tracker.session.RESOLUTION_CHANGE (torch-free here)
+            self.problems.report(step.problem.kind, str(step.problem), every_time=changed)
+        if step.initialized:
+            self.requests.report("track_started", f"tracking {step.box} as track {step.track_id} ({step.source})")
         t_model = time.perf_counter()
 
         parts = dict(
@@ -288,6 +296,7 @@ class SeaTrackNode(Node):
             "median_latency_ms": self._latency.medians_ms(),
             "sync": self._sync.stats().as_dict(),
             "problems": self.problems.totals(),
+            "requests": self.requests.totals(),
         }
 
     def _log_summary(self) -> None:
