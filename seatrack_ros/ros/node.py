@@ -45,10 +45,12 @@ from seatrack_ros.ros.params import (
     HELP,
     PARAMETERS,
     NodeConfig,
+    check_command_line_types,
     declare_parameters,
     load_node_tracker,
     node_config,
     one_line,
+    refuse_use_sim_time_change,
 )
 from seatrack_ros.ros.typesupport_path import preload_typesupport
 from seatrack_ros.srv import SetInitBox
@@ -59,7 +61,7 @@ from seatrack_ros.streams.image_conversions import decode_image, to_rgb8
 from seatrack_ros.streams.latency import LatencyLog, summary_line
 from seatrack_ros.streams.monitor import StreamMonitor, streams_apart_text, time_jump_text
 from seatrack_ros.streams.problems import ProblemCounter
-from seatrack_ros.streams.stamps import header_stamp_ns
+from seatrack_ros.streams.stamps import checked_header_stamp_ns
 from seatrack_ros.streams.sync import MatchedPair, StampSynchronizer
 
 preload_typesupport()
@@ -83,8 +85,10 @@ class SeaTrackNode(Node):
     def __init__(self, **node_kwargs) -> None:
         super().__init__("seatrack", **node_kwargs)
         log = self.get_logger()
+        check_command_line_types(sys.argv)
         declare_parameters(self)
         self.config = cfg = node_config(self)
+        self.add_on_set_parameters_callback(refuse_use_sim_time_change)
         self.problems = ProblemCounter(log.warning)
         # init / reset requests and track starts: informational, logged once per kind and counted
         # (a lambda gives rclpy's logger a call site of its own: one call site keeps one severity)
@@ -146,7 +150,11 @@ class SeaTrackNode(Node):
             )
 
     def _stamp_of(self, msg: Any, stream: str) -> int:
-        stamp_ns = header_stamp_ns(msg)
+        try:
+            stamp_ns = checked_header_stamp_ns(msg, stream)
+        except InputError as exc:
+            self.problems.report(exc.kind, str(exc))
+            return 0
         if stamp_ns <= 0:
             self.problems.report(
                 f"{stream}_no_stamp",
@@ -245,7 +253,7 @@ class SeaTrackNode(Node):
 
     def _aux_image(self, pair: MatchedPair, rgb_hw: tuple[int, int]) -> np.ndarray:
         if self._events is None:
-            return self._prepare_aux(*decode_image(pair.aux.msg), rgb_hw)
+            return self._prepare_aux(*decode_image(pair.aux.msg, self.config.max_image_pixels), rgb_hw)
         events, sensor_hw, outside = self._events.window(pair.rgb.stamp_ns, pair.rgb.previous_stamp_ns)
         if outside:
             self.problems.report(
@@ -259,7 +267,7 @@ class SeaTrackNode(Node):
         rgb_item: Received = pair.rgb
         transport = max(0.0, (rgb_item.received_ns - rgb_item.stamp_ns) / 1e9)
         sync_wait = max(0.0, (self.get_clock().now().nanoseconds - rgb_item.received_ns) / 1e9)
-        rgb = to_rgb8(*decode_image(rgb_item.msg))
+        rgb = to_rgb8(*decode_image(rgb_item.msg, self.config.max_image_pixels))
         aux = self._aux_image(pair, rgb.shape[:2])
         t_encoded = time.perf_counter()
         step = self.session.step(rgb, aux, lost_threshold=self.get_parameter("lost_threshold").value)
