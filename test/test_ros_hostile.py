@@ -10,7 +10,6 @@ import struct
 import time
 import zlib
 
-import numpy as np
 import pytest
 
 import rosutil

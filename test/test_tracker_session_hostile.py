@@ -106,9 +106,12 @@ def test_boxes_on_frames_smaller_than_the_clip_margin_stay_inside(hw):
 def test_box_inside_image_holds_for_random_boxes_and_float32():
     rng = random.Random(3)
     edges = [0.0, 1e-9, 0.1, 1.0, 9.999999, 1e6, -1e6, 1e30]
+
+    def pick():
+        return rng.choice(edges) * rng.choice([1, -1]) if rng.random() < 0.3 else rng.uniform(-2000, 9000)
+
     for _ in range(5000):
         hw = (rng.choice([1, 2, 7, 480, 513, 4097]), rng.choice([1, 3, 10, 640, 1001, 8191]))
-        pick = lambda: rng.choice(edges) * rng.choice([1, -1]) if rng.random() < 0.3 else rng.uniform(-2000, 9000)
         box = (pick(), pick(), abs(pick()) + 1e-12, abs(pick()) + 1e-12)
         assert_inside(box_inside_image(box, hw), hw)
     # a box already inside is returned unchanged (the published value is the tracker's)

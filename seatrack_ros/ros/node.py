@@ -216,7 +216,9 @@ class SeaTrackNode(Node):
             )
         else:
             checked = "" if offer.checked_against_frame else "; checked against the next frame"
-            self.requests.report("init_topic", f"init box {box} accepted (track id {offer.track_id}){checked}")
+            self.requests.report(
+                "init_topic", f"init box {box} accepted (track id {offer.track_id}){checked}"
+            )
 
     def _on_set_init_box(self, request, response):
         box = (request.x, request.y, request.width, request.height)
@@ -274,10 +276,13 @@ class SeaTrackNode(Node):
         if step.init_error is not None:
             self.problems.report("init_rejected", str(step.init_error))
         if step.problem is not None:  # each resolution change is a change of state: logged each time
-            changed = step.problem.kind == "resolution_change"  # tracker.session.RESOLUTION_CHANGE (torch-free here)
+            # the string of tracker.session.RESOLUTION_CHANGE: importing it here would import torch
+            changed = step.problem.kind == "resolution_change"
             self.problems.report(step.problem.kind, str(step.problem), every_time=changed)
         if step.initialized:
-            self.requests.report("track_started", f"tracking {step.box} as track {step.track_id} ({step.source})")
+            self.requests.report(
+                "track_started", f"tracking {step.box} as track {step.track_id} ({step.source})"
+            )
         t_model = time.perf_counter()
 
         parts = dict(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import numpy as np
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.exceptions import NameValidationException
 from rclpy.validate_topic_name import validate_topic_name
 
@@ -416,14 +416,12 @@ def load_node_tracker(cfg: NodeConfig, log):
     return tracker, test_weights
 
 
-def refuse_use_sim_time_change(parameters) -> "SetParametersResult":
+def refuse_use_sim_time_change(parameters) -> SetParametersResult:
     """on-set-parameters callback: ``use_sim_time`` is fixed at start.
 
     Switched at run time it would move every timer and latency part to /clock, and without a /clock
     publisher stop ``~/stats`` and zero the latency parts, with nothing saying why.
     """
-    from rcl_interfaces.msg import SetParametersResult
-
     for parameter in parameters:
         if parameter.name == "use_sim_time":
             return SetParametersResult(

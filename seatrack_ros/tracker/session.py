@@ -220,7 +220,9 @@ class TrackingSession:
             box = tuple(float(v) for v in result.box)
             confidence = float(result.score)
             if not (math.isfinite(confidence) and all(math.isfinite(v) for v in box)):
-                raise InputError("nonfinite_output", f"the tracker gave a non-finite box {box} or score {confidence}")
+                raise InputError(
+                    "nonfinite_output", f"the tracker gave a non-finite box {box} or score {confidence}"
+                )
         except InputError as exc:
             if exc.kind != "nonfinite_output":
                 raise
@@ -271,12 +273,15 @@ class TrackingSession:
             self._tracking = False
             self.status = TrackStatus.WAITING_FOR_INIT
             self.box = (0.0, 0.0, 0.0, 0.0)
-            reason = f"{change}; the last box scaled to {scaled} was refused ({exc}): waiting for a new init box"
+            reason = (
+                f"{change}; the last box scaled to {scaled} was refused ({exc}): waiting for a new init box"
+            )
             with self._lock:
                 self._last_init_error = reason
             return False, InputError(RESOLUTION_CHANGE, reason)
         return True, InputError(
-            RESOLUTION_CHANGE, f"{change}: re-initialised from the last box scaled to {self.box} as track {track_id}"
+            RESOLUTION_CHANGE,
+            f"{change}: re-initialised from the last box scaled to {self.box} as track {track_id}",
         )
 
 
