@@ -61,3 +61,41 @@ def finish_box(raw_box, previous_box, image_hw: tuple[int, int], settings, resiz
     crop_box = (raw_box * settings.search_size / resize_factor).tolist()
     unclipped = map_box_back(crop_box, previous_box, settings.search_size, resize_factor)
     return clip_box(unclipped, image_hw[0], image_hw[1], settings.clip_margin), unclipped
+
+
+def box_inside_image(box, image_hw: tuple[int, int]) -> tuple[float, float, float, float]:
+    """``box`` (x, y, w, h) cut to the image of (H, W): 0 <= x, x + w <= W, w > 0 (same for y, h).
+
+    For published boxes only (the tracker keeps the reference's clipped state): the reference's
+    `clip_box` keeps ``margin`` px inside, which on a frame narrower than the margin still reaches
+    outside, and an operator's init box may lie partly outside. A box with nothing inside the image
+    becomes the 1-px (or whole-side, for images under 1 px) box at the nearest edge. The values also
+    stay inside once stored as float32 (as in seatrack_ros/Target): where rounding would push the far
+    edge out, the width or height shrinks to the next float32 below.
+    """
+    height, width = image_hw
+    x, y, w, h = (float(v) for v in box)
+    x, w = _cut_interval(x, w, float(width))
+    y, h = _cut_interval(y, h, float(height))
+    return x, y, w, h
+
+
+def _cut_interval(start: float, length: float, size: float) -> tuple[float, float]:
+    import numpy as np
+
+    lo = min(max(start, 0.0), size)
+    hi = min(max(start + length, 0.0), size)
+    if not hi > lo:  # nothing inside (or NaN): a thin box at the nearest edge
+        side = min(1.0, size)
+        lo = min(lo, size - side) if math.isfinite(lo) else 0.0
+        hi = lo + side
+    length = hi - lo
+    lo32, length32 = np.float32(lo), np.float32(length)
+    while float(lo32) + float(length32) > size or float(lo32) < 0.0:
+        if float(lo32) < 0.0:
+            lo32 = np.float32(0.0)
+        else:
+            length32 = np.nextafter(length32, np.float32(0.0))
+    if float(lo32) != lo or float(length32) != length:
+        return float(lo32), float(length32)
+    return lo, length

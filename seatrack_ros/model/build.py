@@ -138,7 +138,9 @@ def load_seatrack(
             return model
         model = build_seatrack(variant)
         return load_checkpoint(model, make_test_state_dict(model), lora_merged=False, merge=merge)
-    if isinstance(checkpoint, (str, os.PathLike)) and not os.path.isfile(checkpoint):
+    # Only a path that does not exist is refused here: a directory, FIFO or device goes on to the
+    # loader, which reports it as what it is (and opens nothing that could block).
+    if isinstance(checkpoint, (str, os.PathLike)) and not os.path.lexists(checkpoint):
         raise ConfigError(f"checkpoint file not found: {os.fspath(checkpoint)!r}")
     if lora_merged is None:
         if spec.lora_merged is None:

@@ -93,7 +93,7 @@ def track_sequence(seq: datasets.Sequence, tracker, prepare: AuxPreparer, frame_
         step = session.step(frame.rgb, aux)
         if step.init_error is not None:
             raise step.init_error
-        if step.initialized:
+        if step.initialized and frame.index == seq.start:
             boxes.append(tuple(seq.init_box))
             scores.append(None)
         else:
@@ -232,7 +232,11 @@ def run_bag(
             step = session.step(pair.rgb, aux)
             if step.init_error is not None:
                 raise step.init_error
-            if step.initialized:
+            if step.problem is not None:  # a result is still written (LOST, or re-initialised)
+                problems[step.problem.kind] += 1
+                if problems[step.problem.kind] == 1:
+                    log(f"frame at {pair.rgb_stamp_ns} ns ({step.problem.kind}): {step.problem} (reported once per kind)")
+            if step.initialized and not initialised:
                 initialised = True
                 row_box, score = tuple(float(v) for v in init_box), None
             else:

@@ -45,10 +45,12 @@ from seatrack_ros.ros.params import (
     HELP,
     PARAMETERS,
     NodeConfig,
+    check_command_line_types,
     declare_parameters,
     load_node_tracker,
     node_config,
     one_line,
+    refuse_use_sim_time_change,
 )
 from seatrack_ros.ros.typesupport_path import preload_typesupport
 from seatrack_ros.srv import SetInitBox
@@ -59,7 +61,7 @@ from seatrack_ros.streams.image_conversions import decode_image, to_rgb8
 from seatrack_ros.streams.latency import LatencyLog, summary_line
 from seatrack_ros.streams.monitor import StreamMonitor, streams_apart_text, time_jump_text
 from seatrack_ros.streams.problems import ProblemCounter
-from seatrack_ros.streams.stamps import header_stamp_ns
+from seatrack_ros.streams.stamps import checked_header_stamp_ns
 from seatrack_ros.streams.sync import MatchedPair, StampSynchronizer
 
 preload_typesupport()
@@ -83,9 +85,14 @@ class SeaTrackNode(Node):
     def __init__(self, **node_kwargs) -> None:
         super().__init__("seatrack", **node_kwargs)
         log = self.get_logger()
+        check_command_line_types(sys.argv)
         declare_parameters(self)
         self.config = cfg = node_config(self)
+        self.add_on_set_parameters_callback(refuse_use_sim_time_change)
         self.problems = ProblemCounter(log.warning)
+        # init / reset requests and track starts: informational, logged once per kind and counted
+        # (a lambda gives rclpy's logger a call site of its own: one call site keeps one severity)
+        self.requests = ProblemCounter(lambda text: log.info(text))
         self._tracker, self.test_weights = load_node_tracker(cfg, log)
         from seatrack_ros.tracker import TrackingSession  # torch, once the parameters are known good
 
@@ -143,7 +150,11 @@ class SeaTrackNode(Node):
             )
 
     def _stamp_of(self, msg: Any, stream: str) -> int:
-        stamp_ns = header_stamp_ns(msg)
+        try:
+            stamp_ns = checked_header_stamp_ns(msg, stream)
+        except InputError as exc:
+            self.problems.report(exc.kind, str(exc))
+            return 0
         if stamp_ns <= 0:
             self.problems.report(
                 f"{stream}_no_stamp",
@@ -200,19 +211,23 @@ class SeaTrackNode(Node):
         box = (msg.x, msg.y, msg.width, msg.height)
         offer = self.session.offer_init(box, "init topic")
         if not offer.accepted:
-            self.get_logger().warning(f"init box on {self.resolve_topic_name('~/init')} {offer.message}")
+            self.problems.report(
+                "init_topic_rejected", f"init box on {self.resolve_topic_name('~/init')} {offer.message}"
+            )
         else:
             checked = "" if offer.checked_against_frame else "; checked against the next frame"
-            self.get_logger().info(f"init box {box} accepted (track id {offer.track_id}){checked}")
+            self.requests.report(
+                "init_topic", f"init box {box} accepted (track id {offer.track_id}){checked}"
+            )
 
     def _on_set_init_box(self, request, response):
         box = (request.x, request.y, request.width, request.height)
         offer = self.session.offer_init(box, "set_init_box service")
         response.success, response.track_id, response.message = offer.accepted, offer.track_id, offer.message
-        if offer.accepted:  # two call sites: an rclpy logger call site keeps one severity
-            self.get_logger().info(f"set_init_box {box} {response.message}")
+        if offer.accepted:
+            self.requests.report("set_init_box", f"set_init_box {box} {response.message}")
         else:
-            self.get_logger().warning(f"set_init_box {box} {response.message}")
+            self.problems.report("set_init_box_rejected", f"set_init_box {box} {response.message}")
         return response
 
     def _on_reset(self, request, response):
@@ -220,7 +235,7 @@ class SeaTrackNode(Node):
         # watermarks, letting output stamps go backwards. The session keeps the last track id.
         self.session.request_reset()
         response.success, response.message = True, "reset: waiting for a new init box"
-        self.get_logger().info(response.message)
+        self.requests.report("reset", response.message)
         return response
 
     # ---------------------------------------------------------------------------------- worker
@@ -240,7 +255,7 @@ class SeaTrackNode(Node):
 
     def _aux_image(self, pair: MatchedPair, rgb_hw: tuple[int, int]) -> np.ndarray:
         if self._events is None:
-            return self._prepare_aux(*decode_image(pair.aux.msg), rgb_hw)
+            return self._prepare_aux(*decode_image(pair.aux.msg, self.config.max_image_pixels), rgb_hw)
         events, sensor_hw, outside = self._events.window(pair.rgb.stamp_ns, pair.rgb.previous_stamp_ns)
         if outside:
             self.problems.report(
@@ -254,14 +269,20 @@ class SeaTrackNode(Node):
         rgb_item: Received = pair.rgb
         transport = max(0.0, (rgb_item.received_ns - rgb_item.stamp_ns) / 1e9)
         sync_wait = max(0.0, (self.get_clock().now().nanoseconds - rgb_item.received_ns) / 1e9)
-        rgb = to_rgb8(*decode_image(rgb_item.msg))
+        rgb = to_rgb8(*decode_image(rgb_item.msg, self.config.max_image_pixels))
         aux = self._aux_image(pair, rgb.shape[:2])
         t_encoded = time.perf_counter()
         step = self.session.step(rgb, aux, lost_threshold=self.get_parameter("lost_threshold").value)
         if step.init_error is not None:
             self.problems.report("init_rejected", str(step.init_error))
-        elif step.initialized:
-            self.get_logger().info(f"tracking {step.box} as track {step.track_id} ({step.source})")
+        if step.problem is not None:  # each resolution change is a change of state: logged each time
+            # the string of tracker.session.RESOLUTION_CHANGE: importing it here would import torch
+            changed = step.problem.kind == "resolution_change"
+            self.problems.report(step.problem.kind, str(step.problem), every_time=changed)
+        if step.initialized:
+            self.requests.report(
+                "track_started", f"tracking {step.box} as track {step.track_id} ({step.source})"
+            )
         t_model = time.perf_counter()
 
         parts = dict(
@@ -288,6 +309,7 @@ class SeaTrackNode(Node):
             "median_latency_ms": self._latency.medians_ms(),
             "sync": self._sync.stats().as_dict(),
             "problems": self.problems.totals(),
+            "requests": self.requests.totals(),
         }
 
     def _log_summary(self) -> None:

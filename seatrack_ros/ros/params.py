@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import numpy as np
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.exceptions import NameValidationException
 from rclpy.validate_topic_name import validate_topic_name
 
 from seatrack_ros.errors import ConfigError
 from seatrack_ros.modalities import MODALITIES
 from seatrack_ros.model.build import DEVICES, variant_for_modality
+from seatrack_ros.streams.compressed_check import DEFAULT_MAX_IMAGE_PIXELS
 from seatrack_ros.streams.sync import DEFAULT_SYNC_SLOP
 
 TRANSPORTS = {
@@ -53,6 +54,10 @@ def _describe(
         ]
     return descriptor
 
+
+# A summary every few milliseconds would cost more CPU than the tracking it reports on.
+MIN_STATS_PERIOD = 0.1
+MAX_IMAGE_PIXELS_RANGE = (64 * 64, 1 << 28)
 
 # name -> (default, descriptor). A default of None declares a parameter that may stay unset.
 PARAMETERS: dict[str, tuple[Any, ParameterDescriptor]] = {
@@ -187,7 +192,18 @@ PARAMETERS: dict[str, tuple[Any, ParameterDescriptor]] = {
     "stats_period": (
         5.0,
         _describe(
-            "Seconds between summary log lines and ~/stats messages; 0 = off.", float_range=(0.0, 3600.0)
+            "Seconds between summary log lines and ~/stats messages; 0 = off, else at least "
+            f"{MIN_STATS_PERIOD} s.",
+            float_range=(0.0, 3600.0),
+            constraints=f"0 or {MIN_STATS_PERIOD}..3600",
+        ),
+    ),
+    "max_image_pixels": (
+        DEFAULT_MAX_IMAGE_PIXELS,
+        _describe(
+            "Largest width x height an RGB or aux image may declare (raw or compressed); larger ones are "
+            "refused before anything is allocated or decoded for them.",
+            int_range=MAX_IMAGE_PIXELS_RANGE,
         ),
     ),
 }
@@ -243,6 +259,7 @@ class NodeConfig:
     mono16_range: Optional[tuple[float, float]]
     event_max_window_ns: int
     stats_period: float
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
 
 
 def one_line(exc: Exception) -> str:
@@ -306,6 +323,12 @@ def read_config(values: dict[str, Any], resolve_topic: Callable[[str], str]) -> 
         if abs(np.linalg.det(matrix)) < 1e-12:
             raise ConfigError(f"parameter aux_to_rgb_homography is singular: {homography}")
         homography = matrix
+    stats_period = float(p["stats_period"])
+    if not (stats_period == 0.0 or MIN_STATS_PERIOD <= stats_period <= 3600.0):
+        raise ConfigError(
+            f"parameter stats_period must be 0 (off) or {MIN_STATS_PERIOD}..3600 s, got {stats_period!r}"
+        )
+    _check_ranges(p)
     mono16_range = _number_list(p["mono16_range"], "mono16_range", 2)
     if mono16_range is not None and not mono16_range[0] < mono16_range[1]:
         raise ConfigError(f"parameter mono16_range needs low < high, got {mono16_range}")
@@ -328,8 +351,23 @@ def read_config(values: dict[str, Any], resolve_topic: Callable[[str], str]) -> 
         homography=homography,
         mono16_range=tuple(mono16_range) if mono16_range is not None else None,
         event_max_window_ns=int(float(p["event_max_window"]) * 1e9),
-        stats_period=float(p["stats_period"]),
+        stats_period=stats_period,
+        max_image_pixels=int(p["max_image_pixels"]),
     )
+
+
+def _check_ranges(values: dict[str, Any]) -> None:
+    """Every declared numeric range again (rclpy enforces them on -p and set_parameters, but not on
+    values that reach `read_config` another way, e.g. a test or a future caller)."""
+    for name, (_, descriptor) in PARAMETERS.items():
+        value = values.get(name)
+        for bounds in list(descriptor.floating_point_range) + list(descriptor.integer_range):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            if not (math.isfinite(value) and bounds.from_value <= value <= bounds.to_value):
+                raise ConfigError(
+                    f"parameter {name} must be in {bounds.from_value}..{bounds.to_value}, got {value!r}"
+                )
 
 
 HELP = """usage: seatrack-node [--ros-args -p NAME:=VALUE ... | --params-file FILE]
@@ -376,3 +414,77 @@ def load_node_tracker(cfg: NodeConfig, log):
         f"{'' if test_weights else f' from {cfg.checkpoint}'}"
     )
     return tracker, test_weights
+
+
+def refuse_use_sim_time_change(parameters) -> SetParametersResult:
+    """on-set-parameters callback: ``use_sim_time`` is fixed at start.
+
+    Switched at run time it would move every timer and latency part to /clock, and without a /clock
+    publisher stop ``~/stats`` and zero the latency parts, with nothing saying why.
+    """
+    for parameter in parameters:
+        if parameter.name == "use_sim_time":
+            return SetParametersResult(
+                successful=False, reason="use_sim_time is read-only after start: set it at launch"
+            )
+    return SetParametersResult(successful=True)
+
+
+def command_line_overrides(argv: list[str]) -> dict[str, str]:
+    """``NAME:=VALUE`` texts of the ``-p`` / ``--param`` arguments inside ``--ros-args`` blocks."""
+    overrides: dict[str, str] = {}
+    inside = False
+    args = iter(argv)
+    for arg in args:
+        if arg == "--ros-args":
+            inside = True
+        elif arg == "--":
+            inside = False
+        elif inside and arg in ("-p", "--param"):
+            rule = next(args, "")
+            name, separator, text = rule.partition(":=")
+            if separator and ":" not in name:  # "node:name:=v" targets another node name
+                overrides[name] = text
+    return overrides
+
+
+def _declared_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "string" if isinstance(value, str) else "list"
+
+
+def _command_line_type(text: str) -> str:
+    """The type rcl gives a ``-p`` value: list, quoted string, bool word, number, else string."""
+    text = text.strip()
+    if text.startswith("["):
+        return "list"
+    if text[:1] in ("'", '"'):
+        return "string"
+    if text.lower() in ("true", "false", "yes", "no", "on", "off"):
+        return "bool"
+    try:
+        float(text)
+    except ValueError:
+        return "string"
+    return "number"
+
+
+def check_command_line_types(argv: list[str]) -> None:
+    """Refuse a ``-p`` value whose type does not fit the parameter's (ConfigError).
+
+    With a ``--params-file`` that sets the same parameter, ROS's merging silently keeps the file's
+    value when the command-line one has another type (``-p sync_slop:=abc``); without a file rclpy
+    refuses it itself. Types are told apart as rcl does (`_command_line_type`); integer versus
+    double is left to rclpy, and the dynamically typed lists to `read_config`.
+    """
+    for name, text in command_line_overrides(argv).items():
+        if name not in PARAMETERS or PARAMETERS[name][1].dynamic_typing:
+            continue
+        expected, got = _declared_type(PARAMETERS[name][0]), _command_line_type(text)
+        if got != expected:
+            raise ConfigError(
+                f"parameter {name}:={text} on the command line is a {got}, {name} needs a {expected}"
+            )

@@ -57,10 +57,10 @@ class EventFrames:
         Raises InputError (see `event_arrays`; ``aux_no_stamp`` for an unstamped, empty packet; the
         buffer's own kinds, prefixed "EventArray dropped").
         """
-        from seatrack_ros.streams.stamps import header_stamp_ns
+        from seatrack_ros.streams.stamps import checked_header_stamp_ns
 
         x, y, t, p = event_arrays(msg)
-        stamp_ns = header_stamp_ns(msg)
+        stamp_ns = checked_header_stamp_ns(msg, "aux")
         if stamp_ns <= 0:
             if len(t) == 0:
                 raise InputError("aux_no_stamp", "EventArray without header.stamp or events dropped")

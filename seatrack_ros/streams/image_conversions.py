@@ -40,6 +40,12 @@ import cv2
 import numpy as np
 
 from seatrack_ros.errors import InputError
+from seatrack_ros.streams.compressed_check import (
+    DEFAULT_MAX_IMAGE_PIXELS,
+    check_compressed,
+    check_declared_size,
+    check_png,
+)
 
 # encoding -> (element dtype, channels)
 _RAW_ENCODINGS: dict[str, tuple[np.dtype, int]] = {
@@ -87,7 +93,7 @@ def _int_field(msg: Any, name: str) -> int:
         raise InputError("size", f"image field {name} is not an integer: {value!r}") from None
 
 
-def image_to_array(msg: Any) -> tuple[np.ndarray, str]:
+def image_to_array(msg: Any, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> tuple[np.ndarray, str]:
     """Copy a sensor_msgs/Image (any object with ``height``, ``width``, ``encoding``,
     ``is_bigendian``, ``step``, ``data``) into a numpy array.
 
@@ -96,7 +102,8 @@ def image_to_array(msg: Any) -> tuple[np.ndarray, str]:
     Row padding (``step > width * bytes_per_pixel``) is removed and big-endian data is byte-swapped.
 
     Raises InputError with kind ``"encoding"`` (unsupported encoding), ``"empty"`` (zero width or
-    height) or ``"size"`` (``step`` shorter than a row, or ``len(data) != step * height``).
+    height), ``"image_too_large"`` (more than ``max_pixels`` declared) or ``"size"`` (``step``
+    shorter than a row, or ``len(data) != step * height``).
     """
     encoding = getattr(msg, "encoding")
     if encoding not in _RAW_ENCODINGS:
@@ -111,6 +118,7 @@ def image_to_array(msg: Any) -> tuple[np.ndarray, str]:
         raise InputError("size", f"negative image size {width}x{height}")
     if height == 0 or width == 0:
         raise InputError("empty", f"empty image: {width}x{height} ({encoding})")
+    check_declared_size(width, height, max_pixels, f"Image ({encoding})")
     row_bytes = width * channels * dtype.itemsize
     if step < row_bytes:
         raise InputError(
@@ -133,7 +141,7 @@ def image_to_array(msg: Any) -> tuple[np.ndarray, str]:
     return pixels.reshape(shape), _ALIASES.get(encoding, encoding)
 
 
-def compressed_to_array(msg: Any) -> tuple[np.ndarray, str]:
+def compressed_to_array(msg: Any, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> tuple[np.ndarray, str]:
     """Decode a sensor_msgs/CompressedImage (any object with ``format`` and ``data``).
 
     Handles JPEG and PNG as published by image_transport's ``compressed`` plugin (format
@@ -146,7 +154,9 @@ def compressed_to_array(msg: Any) -> tuple[np.ndarray, str]:
     NaN where the publisher had no depth).
 
     Raises InputError with kind ``"encoding"`` (unsupported format, e.g. RVL depth or 16-bit colour),
-    ``"empty"`` (no data) or ``"decode"`` (corrupt data).
+    ``"empty"`` (no data), ``"image_too_large"`` (the header declares more than ``max_pixels``) or
+    ``"decode"`` (neither PNG nor JPEG, or corrupt: checked by `compressed_check` before OpenCV sees
+    the bytes, so that libpng / libjpeg print nothing).
     """
     fmt = str(getattr(msg, "format", "") or "").strip()
     data = _byte_buffer(msg.data)
@@ -155,10 +165,11 @@ def compressed_to_array(msg: Any) -> tuple[np.ndarray, str]:
     original_encoding = fmt.split(";", 1)[0].strip() if ";" in fmt else ""
     lowered = fmt.lower()
     if "compresseddepth" in lowered:
-        return _decode_compressed_depth(fmt, data)
+        return _decode_compressed_depth(fmt, data, max_pixels)
     if fmt and not any(codec in lowered for codec in ("jpeg", "jpg", "png")):
         raise InputError("encoding",
                          f"unsupported CompressedImage format {fmt!r}; supported: {_COMPRESSED_FORMATS_HELP}")
+    check_compressed(data.tobytes(), max_pixels)
     # IMREAD_UNCHANGED keeps 16-bit PNG and alpha, and ignores EXIF rotation (camera frames are
     # already in sensor orientation).
     decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
@@ -186,18 +197,19 @@ def compressed_to_array(msg: Any) -> tuple[np.ndarray, str]:
     return np.ascontiguousarray(decoded), encoding
 
 
-def decode_image(msg: Any) -> tuple[np.ndarray, str]:
+def decode_image(msg: Any, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> tuple[np.ndarray, str]:
     """An Image or a CompressedImage -> ``(array, encoding)``: one entry point for every caller.
 
     A CompressedImage is recognised by its ``format`` field (sensor_msgs/Image has none), so rclpy
-    and rosbags messages need no type name.
+    and rosbags messages need no type name. ``max_pixels``: the largest declared width x height
+    accepted (the node's ``max_image_pixels``).
     """
     if hasattr(msg, "format") and not hasattr(msg, "encoding"):
-        return compressed_to_array(msg)
-    return image_to_array(msg)
+        return compressed_to_array(msg, max_pixels)
+    return image_to_array(msg, max_pixels)
 
 
-def _decode_compressed_depth(fmt: str, data: np.ndarray) -> tuple[np.ndarray, str]:
+def _decode_compressed_depth(fmt: str, data: np.ndarray, max_pixels: int) -> tuple[np.ndarray, str]:
     encoding, _, method = fmt.partition(";")
     encoding = encoding.strip()
     method = method.strip().lower()
@@ -214,6 +226,7 @@ def _decode_compressed_depth(fmt: str, data: np.ndarray) -> tuple[np.ndarray, st
     png = data[_DEPTH_HEADER.size:]
     if png[:len(_PNG_SIGNATURE)].tobytes() != _PNG_SIGNATURE:
         raise InputError("decode", f"compressedDepth payload ({fmt!r}) is not PNG after the 12-byte header")
+    check_png(png.tobytes(), max_pixels)
     decoded = cv2.imdecode(png, cv2.IMREAD_UNCHANGED)
     if decoded is None or decoded.dtype != np.uint16 or decoded.ndim != 2:
         raise InputError("decode", f"compressedDepth PNG ({fmt!r}) did not decode to one 16-bit channel")

@@ -25,13 +25,19 @@ class ProblemCounter:
         self._totals: dict[str, int] = {}
         self._since_summary: dict[str, int] = {}
 
-    def report(self, kind: str, message: str) -> int:
-        """Count one occurrence of ``kind``; log ``message`` if it is the first. Returns the total."""
+    def report(self, kind: str, message: str, every_time: bool = False) -> int:
+        """Count one occurrence of ``kind``; log ``message`` if it is the first. Returns the total.
+
+        every_time: log this occurrence too, for changes of state that happen rarely but each of
+        which the operator must see (e.g. a camera switching resolution), as opposed to per-frame noise.
+        """
         with self._lock:
             total = self._totals.get(kind, 0) + 1
             self._totals[kind] = total
             self._since_summary[kind] = self._since_summary.get(kind, 0) + 1
-        if total == 1:
+        if every_time:
+            self._warn(f"[{kind}] {message} (occurrence {total})")
+        elif total == 1:
             self._warn(f"[{kind}] {message} (logged once; later occurrences are counted in the "
                        f"periodic summary)")
         return total

@@ -9,6 +9,7 @@ come from other threads (ROS callbacks); they take effect at the next `step`, wh
 from __future__ import annotations
 
 import enum
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -17,9 +18,11 @@ from typing import Callable, NamedTuple, Optional
 import numpy as np
 
 from ..errors import InputError
+from ..geometry.boxes import box_inside_image
 from .tracker import check_box
 
 Box = tuple[float, float, float, float]
+RESOLUTION_CHANGE = "resolution_change"
 # Before the first frame only the box itself can be checked; this stands in for "any image size".
 _UNKNOWN_HW = (1 << 30, 1 << 30)
 
@@ -36,12 +39,18 @@ class TrackStatus(enum.IntEnum):
 class StepResult:
     """What one `TrackingSession.step` produced.
 
-    box: (x, y, w, h) px of the frame (the init box on an initialisation frame, zeros while waiting).
-    confidence: windowed score-map peak; 1.0 on the initialisation frame, 0.0 while waiting.
+    box: (x, y, w, h) px of the frame (the init box on an initialisation frame, zeros while waiting),
+        always inside the frame with w, h > 0 once a target is set (`box_inside_image`).
+    confidence: windowed score-map peak; 1.0 on the initialisation frame, 0.0 while waiting or when
+        the network's output was not finite.
     initialized: this frame started a new track (``box`` is the init box).
     init_error: why a pending init box was rejected on this frame, else None (status unchanged).
     model_s: seconds spent in the tracker (initialize or track).
     source: who asked for the init box of this frame's track start ("" otherwise).
+    problem: what went wrong on this frame though a result was still produced, for the caller to
+        count by ``problem.kind``: ``nonfinite_output`` (the network gave NaN/inf: status LOST, the
+        last good box, confidence 0), ``resolution_change`` (the target was re-initialised from the
+        last box scaled to the new frame size, or, if that box is refused, dropped: status WAITING).
     """
 
     box: Box
@@ -52,6 +61,7 @@ class StepResult:
     init_error: Optional[InputError] = None
     model_s: float = 0.0
     source: str = ""
+    problem: Optional[InputError] = None
 
 
 class InitOffer(NamedTuple):
@@ -81,6 +91,7 @@ class TrackingSession:
         self._frame_hw: Optional[tuple[int, int]] = None
         self._last_init_error = ""
         self._tracking = False
+        self._track_hw: Optional[tuple[int, int]] = None  # frame size the tracker was initialised on
         self.track_id = 0
         self.status = TrackStatus.WAITING_FOR_INIT
         self.box: Box = (0.0, 0.0, 0.0, 0.0)
@@ -144,8 +155,9 @@ class TrackingSession:
     ) -> StepResult:
         """Apply a pending reset / init, then track this frame if a target is set.
 
-        Raises InputError for frames the tracker refuses while tracking (size change, bad arrays); an
-        init box the frame refuses is returned as ``init_error`` instead, with the state unchanged.
+        Raises InputError for frames the tracker refuses while tracking (bad arrays); an init box the
+        frame refuses is returned as ``init_error`` instead, with the state unchanged. A change of
+        frame size and a non-finite network output are handled here and returned as ``problem``.
         """
         with self._lock:
             self._frame_hw = tuple(rgb.shape[:2]) if isinstance(rgb, np.ndarray) else None
@@ -161,7 +173,7 @@ class TrackingSession:
         if pending is not None:
             box, track_id, source = pending
             try:
-                self.tracker.initialize(rgb, aux, box)
+                self._start_track(rgb, aux, box, track_id)
             except InputError as exc:
                 height, width = rgb.shape[:2]
                 reason = f"init box {box} from {source} rejected on the {width}x{height} frame: {exc}"
@@ -169,12 +181,8 @@ class TrackingSession:
                     self._last_init_error = reason
                 init_error = InputError(exc.kind, reason)  # a target tracked before is kept
             else:
-                self._tracking = True
-                self.track_id = track_id
-                self.status = TrackStatus.TRACKING
-                self.box = box
                 return StepResult(
-                    box,
+                    self.box,
                     1.0,
                     self.status,
                     track_id,
@@ -182,18 +190,98 @@ class TrackingSession:
                     model_s=clock() - started,
                     source=source,
                 )
+        problem = None
+        if self._tracking and isinstance(rgb, np.ndarray) and tuple(rgb.shape[:2]) != self._track_hw:
+            restarted, problem = self._follow_resolution_change(rgb, aux)
+            if restarted:
+                return StepResult(
+                    self.box,
+                    1.0,
+                    self.status,
+                    self.track_id,
+                    initialized=True,
+                    init_error=init_error,
+                    model_s=clock() - started,
+                    source=RESOLUTION_CHANGE,
+                    problem=problem,
+                )
         if not self._tracking:
             return StepResult(
-                self.box, 0.0, self.status, self.track_id, init_error=init_error, model_s=clock() - started
+                self.box,
+                0.0,
+                self.status,
+                self.track_id,
+                init_error=init_error,
+                model_s=clock() - started,
+                problem=problem,
             )
-        result = self.tracker.track(rgb, aux)
+        try:
+            result = self.tracker.track(rgb, aux)
+            box = tuple(float(v) for v in result.box)
+            confidence = float(result.score)
+            if not (math.isfinite(confidence) and all(math.isfinite(v) for v in box)):
+                raise InputError(
+                    "nonfinite_output", f"the tracker gave a non-finite box {box} or score {confidence}"
+                )
+        except InputError as exc:
+            if exc.kind != "nonfinite_output":
+                raise
+            # Never publish NaN: the target counts as lost at its last good box.
+            self.status = TrackStatus.LOST
+            return StepResult(
+                self.box,
+                0.0,
+                self.status,
+                self.track_id,
+                init_error=init_error,
+                model_s=clock() - started,
+                problem=InputError(exc.kind, f"{exc}; published as LOST at the last good box"),
+            )
         model_s = clock() - started
-        self.box = tuple(float(v) for v in result.box)
-        confidence = float(result.score)
+        self.box = box_inside_image(box, self._track_hw)
         threshold = self.lost_threshold if lost_threshold is None else float(lost_threshold)
         self.status = TrackStatus.TRACKING if confidence >= threshold else TrackStatus.LOST
         return StepResult(
             self.box, confidence, self.status, self.track_id, init_error=init_error, model_s=model_s
+        )
+
+    def _start_track(self, rgb: np.ndarray, aux: np.ndarray, box: Box, track_id: int) -> None:
+        """Initialise the tracker on ``box``; on success the session tracks it as ``track_id``."""
+        self.tracker.initialize(rgb, aux, box)
+        self._tracking = True
+        self._track_hw = tuple(rgb.shape[:2])
+        self.track_id = track_id
+        self.status = TrackStatus.TRACKING
+        # The operator's box is echoed as the frame sees it: cut to the image.
+        self.box = box_inside_image(box, self._track_hw)
+
+    def _follow_resolution_change(self, rgb: np.ndarray, aux: np.ndarray) -> tuple[bool, InputError]:
+        """The frame size changed while tracking: re-initialise from the last box scaled to the new
+        size (a new template, so a new track id). Returns (restarted, the problem to count)."""
+        old_h, old_w = self._track_hw
+        new_h, new_w = rgb.shape[:2]
+        x, y, w, h = self.box
+        sx, sy = new_w / old_w, new_h / old_h
+        scaled = (x * sx, y * sy, w * sx, h * sy)
+        change = f"RGB resolution changed from {old_w}x{old_h} to {new_w}x{new_h} while tracking track {self.track_id}"
+        with self._lock:
+            track_id = self._next_track_id
+            self._next_track_id += 1
+        try:
+            self._start_track(rgb, aux, scaled, track_id)
+        except InputError as exc:
+            self._tracking = False
+            self.status = TrackStatus.WAITING_FOR_INIT
+            self.box = (0.0, 0.0, 0.0, 0.0)
+            reason = (
+                f"{change}; the last box scaled to {scaled} was refused ({exc}): waiting for a new init box"
+            )
+            with self._lock:
+                self._last_init_error = reason
+            return False, InputError(RESOLUTION_CHANGE, reason)
+        return True, InputError(
+            RESOLUTION_CHANGE,
+            f"{change}: re-initialised from the last box scaled to {self.box} as track {track_id}",
         )
 
 

@@ -228,5 +228,11 @@ class SEATracker:
             raise InputError("size_change", f"frame size {image_hw} differs from the initial frame's {self.image_hw}")
         raw_box, score, peak_index, resize_factor = self.backend.locate(rgb, aux, self.state)
         clipped, unclipped = finish_box(raw_box, self.state, image_hw, self.settings, resize_factor)
+        if not (math.isfinite(score) and all(math.isfinite(v) for v in clipped)):
+            # e.g. a checkpoint that went bad after loading: keep the last good state rather than
+            # crop around NaN from now on
+            raise InputError(
+                "nonfinite_output", f"the network gave a non-finite box {unclipped} or score {score}"
+            )
         self.state = clipped
         return TrackResult(tuple(clipped), score, tuple(unclipped), peak_index)
