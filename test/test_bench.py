@@ -13,7 +13,8 @@ from seatrack_ros.engine import STAGES
 def test_bench_cpu_smoke_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     argv = ["--device", "cpu", "--tiny-model", "--frames", "2", "--warmup", "1", "--width", "160", "--height", "120"]
-    assert bench.main(argv + ["--cpu-variants", "merged+fused", "--profile-kernels", "4", "--json", str(out)]) == 0
+    # every operator listed (the ranking by time varies with the machine's load; which operators run does not)
+    assert bench.main(argv + ["--cpu-variants", "merged+fused", "--profile-kernels", "1000", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     report = json.loads(out.read_text())
     assert report["config"]["device"] == "cpu" and report["config"]["frames"] == 2
@@ -28,7 +29,10 @@ def test_bench_cpu_smoke_writes_json(tmp_path, capsys):
     ratio = report["speedup"]["track_median"]
     assert ratio == pytest.approx(report["track"]["baseline"]["median_ms"] / report["track"]["candidate"]["median_ms"])
     kernels = report["kernels"]
-    assert kernels["count"] > 20 and len(kernels["top"]) == 4 and "scaled_dot_product_attention" in printed
+    names = [k["name"] for k in kernels["top"]]
+    assert kernels["count"] > 20 and len(names) == len(set(names)) >= 4
+    assert any("scaled_dot_product_attention" in name for name in names)
+    assert "scaled_dot_product_attention" in printed
     assert sum(k["calls"] for k in kernels["top"]) <= kernels["count"]
     assert "track() whole call" in printed and "torch" in printed and report["versions"]["torch"] in printed
 
