@@ -2,7 +2,7 @@
 
 A shell that wires ROS-free parts to topics, services and one worker thread: parameters
 (`seatrack_ros.ros.params`), pairing and stream checks (`seatrack_ros.streams.sync`, `.monitor`),
-decoding and aux preparation (`.image_conversions`, `.aux`, `.event_packets`), the target's life
+decoding and aux preparation (`.image_conversions`, `.aux`, `.event_arrays`), the target's life
 (`seatrack_ros.tracker.TrackingSession`) and the debug picture (`.debug_view`).
 
 Threading: the executor thread only runs the callbacks, which stamp each message with its receive time
@@ -54,7 +54,7 @@ from seatrack_ros.ros.typesupport_path import preload_typesupport
 from seatrack_ros.srv import SetInitBox
 from seatrack_ros.streams.aux import AuxPreparer
 from seatrack_ros.streams.debug_view import draw_debug_view
-from seatrack_ros.streams.event_packets import EventFrames
+from seatrack_ros.streams.event_arrays import EventFrames
 from seatrack_ros.streams.image_conversions import decode_image, to_rgb8
 from seatrack_ros.streams.latency import LatencyLog, summary_line
 from seatrack_ros.streams.monitor import StreamMonitor, streams_apart_text, time_jump_text
