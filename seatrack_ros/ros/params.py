@@ -188,7 +188,7 @@ PARAMETERS: dict[str, tuple[Any, ParameterDescriptor]] = {
             "Longest wait in seconds, per RGB frame, for the event packet that closes the frame's event "
             "window (it may arrive after the RGB frame); past it the window is rendered with what has "
             "arrived and counted as incomplete. 0 = never wait.",
-            float_range=(0.0, 1.0),
+            float_range=(0.0, 2.0),
         ),
     ),
     "publish_debug_image": (
