@@ -130,6 +130,10 @@ def test_packet_problems_are_reported_per_packet_and_bad_packets_refused():
     source.add(as_message(camera.packet(*outside)))
     assert reports.kinds() == ["event_out_of_range", "event_sequence_gap"]
     assert "3 EventPacket(s) missing" in reports.calls[1][1]
+    # time going backwards across packets: reported, the events kept
+    source.add(as_message(camera.packet(*events(rng, 10, T0 + 500_000, T0 + 900_000))))
+    assert reports.kinds()[2:] == ["event_time_backwards"]
+    assert source.counters()["time_backwards"] == 1 and len(source.buffer) == 26  # 4 fell outside
     bad = camera.packet(*events(rng, 10, T0 + 2_000_000, T0 + 3_000_000))
     for change, kind in ((dict(events=bad["events"][:-1]), "event_packet_size"),
                          (dict(encoding="libcaer_cmp"), "event_packet_encoding"),
