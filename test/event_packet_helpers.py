@@ -142,3 +142,90 @@ def synthetic_evt3(rng: np.random.Generator, n_words: int, width=1280, height=72
         else:
             words.append(int(rng.choice([0x1000, 0x9000, 0xB000, 0xC000, 0xD000])) | int(rng.integers(0, 4096)))
     return np.array(words[:n_words], dtype="<u2")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Encoders: synthetic events -> EventPacket payloads, as a driver would send them. Written from the
+# format descriptions (the decoder module's docstring); the tests decode them back to check both ways.
+
+def encode_evt3(x, y, t_us, polarity) -> bytes:
+    """EVT 3.0 words for events sorted by time ``t_us`` (integer microseconds of the sensor clock, below
+    2^24 unless a wrap is meant): TIME_HIGH + TIME_LOW first, then per event a TIME_HIGH when bits
+    12-23 change, a TIME_LOW when bits 0-11 change, an ADDR_Y when the row changes, and one ADDR_X
+    (polarity in bit 11). The last word is the last event, so the packet covers up to its time."""
+    x, y, t_us, polarity = (np.asarray(a).astype(np.int64) for a in (x, y, t_us, polarity))
+    assert np.all(np.diff(t_us) >= 0), "events must be sorted by time"
+    words: list[int] = []
+    high = low = row = None
+    for xi, yi, ti, pi in zip(x.tolist(), y.tolist(), t_us.tolist(), polarity.tolist()):
+        ti &= 0xFFFFFF
+        if high != ti >> 12 or low is None:
+            high = ti >> 12
+            words.append(0x8000 | high)
+            low = None
+        if low != ti & 0xFFF:
+            low = ti & 0xFFF
+            words.append(0x6000 | low)
+        if row != yi:
+            row = yi
+            words.append(0x0000 | yi)
+        words.append(0x2000 | (pi & 1) << 11 | xi)
+    return np.array(words, dtype="<u2").tobytes()
+
+
+def encode_mono(x, y, t_ns, polarity, time_base: int) -> bytes:
+    """The deprecated ``mono`` encoding: one little-endian uint64 per event, bit 63 polarity, bits
+    48-62 y, bits 32-47 x, bits 0-31 ``t_ns - time_base``."""
+    x, y, polarity = (np.asarray(a).astype(np.uint64) for a in (x, y, polarity))
+    offset = np.asarray(t_ns, np.int64) - np.int64(time_base)
+    assert offset.size == 0 or (offset.min() >= 0 and offset.max() < 2**32)
+    words = polarity << np.uint64(63) | y << np.uint64(48) | x << np.uint64(32) | offset.astype(np.uint64)
+    return words.astype("<u8").tobytes()
+
+
+class SyntheticEventCamera:
+    """Turns events on the ROS clock (int64 ns) into EventPacket payloads and header fields the way
+    the drivers do: a sensor clock running ``ros_minus_sensor_ns`` behind the ROS clock; evt3 packets
+    stamped with the ROS time of their first event (metavision_driver), mono packets with ``time_base``
+    = the sensor time of their first event and the matching ROS stamp.
+
+    ``packet(x, y, t_ns, polarity)`` returns a dict of EventPacket fields (``events`` as bytes)."""
+
+    def __init__(self, encoding: str, width: int, height: int, ros_minus_sensor_ns: int) -> None:
+        assert encoding in ("evt3", "mono")
+        self.encoding, self.width, self.height = encoding, width, height
+        self.offset = int(ros_minus_sensor_ns)
+        self.seq = 0
+
+    def packet(self, x, y, t_ns, polarity) -> dict:
+        t_ns = np.asarray(t_ns, np.int64)
+        sensor = t_ns - self.offset
+        first = int(sensor[0])
+        if self.encoding == "evt3":
+            assert np.all(sensor % 1000 == 0), "evt3 carries microseconds"
+            payload, time_base = encode_evt3(x, y, sensor // 1000, polarity), 0
+        else:
+            payload, time_base = encode_mono(x, y, sensor, polarity, first), first
+        fields = dict(encoding=self.encoding, width=self.width, height=self.height, seq=self.seq,
+                      time_base=time_base, stamp_ns=first + self.offset, events=payload)
+        self.seq += 1
+        return fields
+
+
+def ros_event_packet(fields: dict):
+    """An rclpy event_camera_msgs/msg/EventPacket from ``SyntheticEventCamera.packet``'s fields (any
+    of them may be replaced, e.g. to make a bad packet)."""
+    import array
+
+    from event_camera_msgs.msg import EventPacket
+
+    from seatrack_ros.streams.stamps import set_stamp
+
+    msg = EventPacket()
+    set_stamp(msg.header.stamp, fields["stamp_ns"])
+    msg.header.frame_id = "event_camera"
+    msg.height, msg.width = int(fields["height"]), int(fields["width"])
+    msg.seq, msg.time_base = int(fields["seq"]), int(fields["time_base"])
+    msg.encoding, msg.is_bigendian = fields["encoding"], False
+    msg.events = array.array("B", bytes(fields["events"]))
+    return msg

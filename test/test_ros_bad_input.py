@@ -32,7 +32,8 @@ def nodes():
     procs = {
         "thermal": rosutil.NodeProcess(DOMAINS["thermal"], common, params_file=config / "rgbt.yaml"),
         "depth": rosutil.NodeProcess(DOMAINS["depth"], common, params_file=config / "rgbd.yaml"),
-        "event": rosutil.NodeProcess(DOMAINS["event"], common, params_file=config / "rgbe.yaml"),
+        "event": rosutil.NodeProcess(DOMAINS["event"], dict(common, aux_transport="events"),
+                                     params_file=config / "rgbe.yaml"),
         "compressed": rosutil.NodeProcess(DOMAINS["compressed"], dict(
             common, rgb_transport="compressed", aux_transport="compressed", aux_to_rgb_homography=HOMOGRAPHY),
             params_file=config / "rgbt.yaml"),

@@ -40,12 +40,13 @@ def written(value) -> str:
 def expected_defaults() -> dict[str, str]:
     from seatrack_ros.modalities import MODALITIES
     from seatrack_ros.model.build import variant_for_modality
-    from seatrack_ros.ros.params import PARAMETERS
+    from seatrack_ros.ros.params import DEFAULT_AUX_TRANSPORT, PARAMETERS
 
     expected = {name: written(default) for name, (default, _) in PARAMETERS.items()}
     expected["lora_merged"] = "per modality: " + ", ".join(
         f"{m} {written(variant_for_modality(m).lora_merged)}" for m in MODALITIES
     )
+    expected["aux_transport"] = "per modality: " + ", ".join(f"{m} {DEFAULT_AUX_TRANSPORT[m]}" for m in MODALITIES)
     return expected
 
 
@@ -94,6 +95,8 @@ def test_lora_merged_default_follows_the_modality(modality, merged):
     node = FakeNode()
     declare_parameters(node)
     assert node.declared["lora_merged"] is merged
+    # aux_transport likewise: event cameras publish event_camera_msgs/EventPacket
+    assert node.declared["aux_transport"] == ("event_packet" if modality == "event" else "raw")
 
 
 def test_node_help_prints_help_and_starts_nothing():

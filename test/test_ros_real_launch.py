@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import pytest
 
 import rosutil
@@ -111,8 +112,20 @@ def ros2_param(env: dict[str, str], verb: str, *args: str) -> subprocess.Complet
 
 
 def frame_messages(frame, modality: str, stamp_ns: int):
-    """(rgb, aux) messages of one synthetic frame as that modality's camera would publish them."""
+    """(rgb, aux) messages of one synthetic frame as that modality's camera would publish them: for
+    events an evt3 EventPacket (rgbe.yaml's aux_transport), or an EventArray where the node falls back
+    to it (no event_camera_msgs)."""
     rgb = rosutil.image_msg(frame.rgb, "rgb8", stamp_ns, "rgb_optical")
+    if modality == "event" and aux_type("event").__name__ == "EventPacket":
+        from event_packet_helpers import SyntheticEventCamera, ros_event_packet
+
+        x, y, t, p = frame.events
+        closing = -(-stamp_ns // 1000) * 1000  # one event at the RGB stamp closes the frame's window
+        t = t - frame.stamp_ns + stamp_ns  # the frame's interval before this stamp
+        t = np.append(-(-t // 1000) * 1000, closing)  # evt3 carries whole microseconds
+        packet = SyntheticEventCamera("evt3", WIDTH, HEIGHT, 0).packet(np.append(x, 0), np.append(y, 0), t,
+                                                                        np.append(p, 1))
+        return rgb, ros_event_packet(packet)
     if modality == "event":
         return rgb, rosutil.event_msg(frame.events, HEIGHT, WIDTH, stamp_ns)
     return rgb, rosutil.image_msg(frame.aux, frame.aux_encoding, stamp_ns, f"{modality}_optical")
@@ -120,9 +133,14 @@ def frame_messages(frame, modality: str, stamp_ns: int):
 
 def aux_type(modality: str):
     if modality == "event":
-        from seatrack_ros.msg import EventArray
+        try:
+            from event_camera_msgs.msg import EventPacket
 
-        return EventArray
+            return EventPacket
+        except ImportError:
+            from seatrack_ros.msg import EventArray
+
+            return EventArray
     return None
 
 

@@ -197,6 +197,7 @@ def run_bag(
     progress: bool = True,
     log: Callable = print,
     homography: Optional[np.ndarray] = None,
+    event_max_window_ns: int = 100_000_000,
 ) -> dict:
     """Track through a rosbag2 recording and write ``out_path`` (CSV, columns :data:`BAG_CSV_HEADER`;
     row 0 is the initialisation frame, its score empty).
@@ -206,7 +207,10 @@ def run_bag(
     encoding, size mismatch, ...) is skipped and counted by kind, as the node does; if the
     initialisation frame is bad the run stops with the error. An aux image of another size than the
     RGB image is resized to it, or warped with ``homography`` (3x3, aux pixel -> RGB pixel), as the
-    node does. Returns a summary dict.
+    node does. An ``event_camera_msgs/EventPacket`` aux topic (``modality`` event) is decoded and each
+    RGB frame's window rendered once the recording covers it (see `seatrack_ros.offline.bag`; windows at
+    most ``event_max_window_ns`` long, as the node's event_max_window). Returns a summary dict (with
+    ``events``: the decoder's and window counters, for EventPacket topics).
     """
     from seatrack_ros.offline.bag import BagPairReader
 
@@ -215,7 +219,7 @@ def run_bag(
             "modality", f"unknown modality {modality!r}; expected one of {', '.join(MODALITIES)}"
         )
     prepare = AuxPreparer(modality, homography=homography, mono16_range=mono16_range, info=log)
-    reader = BagPairReader(Path(bag_path), rgb_topic, aux_topic, slop, stamp_source)
+    reader = BagPairReader(Path(bag_path), rgb_topic, aux_topic, slop, stamp_source, event_max_window_ns)
     session = TrackingSession(make_tracker())
     rows, problems = [], Counter()
     seconds = 0.0
@@ -226,7 +230,10 @@ def run_bag(
         if not initialised and init_stamp_ns is not None and pair.rgb_stamp_ns < init_stamp_ns:
             continue
         try:
-            aux = prepare(pair.aux, pair.aux_encoding, pair.rgb.shape[:2])
+            if pair.aux_encoding is None and modality != "event":
+                raise InputError("msgtype", f"{aux_topic} carries event packets: use --modality event")
+            # events: an empty (white) frame at the RGB size until a packet gave the sensor size
+            aux = prepare(pair.aux, pair.aux_encoding, pair.rgb.shape[:2], pair.sensor_hw or pair.rgb.shape[:2])
             if not initialised:
                 session.request_init(init_box, "--init-box")
             step = session.step(pair.rgb, aux)
@@ -281,11 +288,15 @@ def run_bag(
     os.replace(tmp, out_path)
     stats = reader.sync_stats.as_dict() if reader.sync_stats is not None else {}
     fps = (len(rows) - 1) / seconds if seconds > 0 else float("nan")
+    events = reader.event_counters
     log(
         f"wrote {len(rows)} boxes to {out_path} ({fps:.2f} frames/s); skipped frames: {dict(problems) or 'none'}; "
-        f"synchronizer: {stats}"
+        + (f"events: { {k: v for k, v in events.items() if v} }" if events is not None else f"synchronizer: {stats}")
     )
-    return {"frames": len(rows), "problems": dict(problems), "sync": stats, "seconds": seconds}
+    summary = {"frames": len(rows), "problems": dict(problems), "sync": stats, "seconds": seconds}
+    if events is not None:
+        summary["events"] = events
+    return summary
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -299,6 +310,12 @@ def _homography(values: Optional[tuple]) -> Optional[np.ndarray]:
     if abs(np.linalg.det(matrix)) < 1e-12:
         raise InputError("parameter", f"--aux-to-rgb-homography is singular: {values}")
     return matrix
+
+
+def _event_window_ns(seconds: float) -> int:
+    if not (math.isfinite(seconds) and 0 < seconds <= 2.0):
+        raise InputError("parameter", f"--event-max-window must be in (0, 2] seconds, got {seconds}")
+    return int(seconds * 1e9)
 
 
 def _floats(text: str, count: int, what: str) -> tuple:
@@ -361,7 +378,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--overwrite", action="store_true", help="re-run sequences that already have results")
     b = p.add_argument_group("rosbag2")
     b.add_argument("--rgb-topic", help="sensor_msgs/Image or CompressedImage topic of the colour camera")
-    b.add_argument("--aux-topic", help="topic of the thermal / depth / event-frame camera")
+    b.add_argument(
+        "--aux-topic",
+        help="topic of the thermal / depth camera, a rendered event-frame Image topic, or an "
+        "event_camera_msgs/EventPacket topic (evt3 or mono, decoded and rendered per RGB frame)",
+    )
     b.add_argument("--modality", choices=MODALITIES, help="what --aux-topic carries")
     b.add_argument(
         "--init-box", type=lambda s: _floats(s, 4, "--init-box"), help="x,y,w,h of the target in pixels"
@@ -384,6 +405,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("header", "bag"),
         default="header",
         help="pair by header.stamp (default) or by recording time",
+    )
+    b.add_argument(
+        "--event-max-window",
+        type=float,
+        default=0.1,
+        help="longest event window per RGB frame in seconds, for an EventPacket --aux-topic (default 0.1, "
+        "as the node's event_max_window)",
     )
     b.add_argument("--max-frames", type=int, help="stop after this many frames")
     return p
@@ -446,6 +474,7 @@ def main(argv: Optional[list] = None, make_tracker: Optional[TrackerFactory] = N
                 not args.no_progress,
                 log,
                 _homography(args.aux_to_rgb_homography),
+                _event_window_ns(args.event_max_window),
             )
             return 0
         names = args.sequences

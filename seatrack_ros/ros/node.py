@@ -2,7 +2,7 @@
 
 A shell that wires ROS-free parts to topics, services and one worker thread: parameters
 (`seatrack_ros.ros.params`), pairing and stream checks (`seatrack_ros.streams.sync`, `.monitor`),
-decoding and aux preparation (`.image_conversions`, `.aux`, `.event_packets`), the target's life
+decoding and aux preparation (`.image_conversions`, `.aux`, `.event_input`), the target's life
 (`seatrack_ros.tracker.TrackingSession`) and the debug picture (`.debug_view`).
 
 Threading: the executor thread only runs the callbacks, which stamp each message with its receive time
@@ -40,6 +40,7 @@ from std_srvs.srv import Trigger
 from seatrack_ros.errors import CheckpointError, ConfigError, InputError
 from seatrack_ros.msg import EventArray, InitBox, Target
 from seatrack_ros.ros import qos
+from seatrack_ros.ros.event_packet_msgs import event_packet_type, with_available_event_transport
 from seatrack_ros.ros.messages import image_message, target_message
 from seatrack_ros.ros.params import (
     HELP,
@@ -56,7 +57,7 @@ from seatrack_ros.ros.typesupport_path import preload_typesupport
 from seatrack_ros.srv import SetInitBox
 from seatrack_ros.streams.aux import AuxPreparer
 from seatrack_ros.streams.debug_view import draw_debug_view
-from seatrack_ros.streams.event_packets import EventFrames
+from seatrack_ros.streams.event_input import RgbPacer, make_event_input
 from seatrack_ros.streams.image_conversions import decode_image, to_rgb8
 from seatrack_ros.streams.latency import LatencyLog, summary_line
 from seatrack_ros.streams.monitor import StreamMonitor, streams_apart_text, time_jump_text
@@ -87,7 +88,7 @@ class SeaTrackNode(Node):
         log = self.get_logger()
         check_command_line_types(sys.argv)
         declare_parameters(self)
-        self.config = cfg = node_config(self)
+        self.config = cfg = with_available_event_transport(node_config(self), log.warning)
         self.add_on_set_parameters_callback(refuse_use_sim_time_change)
         self.problems = ProblemCounter(log.warning)
         # init / reset requests and track starts: informational, logged once per kind and counted
@@ -97,9 +98,11 @@ class SeaTrackNode(Node):
         from seatrack_ros.tracker import TrackingSession  # torch, once the parameters are known good
 
         self.session = TrackingSession(self._tracker)
-        self._sync: StampSynchronizer = StampSynchronizer(cfg.sync_slop, cfg.sync_queue_size)
+        # Event windows are cut per RGB frame (streams/event_input.py): the RGB frame alone makes a pair.
+        self._events = make_event_input(cfg.aux_transport, cfg.event_max_window_ns, self.problems.report)
+        sync_type = StampSynchronizer if self._events is None else RgbPacer
+        self._sync: StampSynchronizer = sync_type(cfg.sync_slop, cfg.sync_queue_size)
         self._monitor = StreamMonitor(cfg.sync_slop)
-        self._events = EventFrames(cfg.event_max_window_ns) if cfg.aux_transport == "events" else None
         self._prepare_aux = AuxPreparer(cfg.modality, cfg.homography, cfg.mono16_range, info=log.info)
         self._latency = LatencyLog()
         self._last_activity = (0, 0, 0)
@@ -135,10 +138,11 @@ class SeaTrackNode(Node):
     def _subscribe_inputs(self) -> None:
         cfg = self.config
         rgb_type = CompressedImage if cfg.rgb_transport == "compressed" else Image
-        aux_type = {"raw": Image, "compressed": CompressedImage, "events": EventArray}[cfg.aux_transport]
+        aux_type = {"raw": Image, "compressed": CompressedImage, "events": EventArray}.get(cfg.aux_transport)
+        aux_type = aux_type or event_packet_type()  # event_packet (imports: with_available_event_transport)
         for topic, msg_type, callback in (
             (cfg.rgb_topic, rgb_type, self._on_rgb),
-            (cfg.aux_topic, aux_type, self._on_events if aux_type is EventArray else self._on_aux),
+            (cfg.aux_topic, aux_type, self._on_aux if self._events is None else self._on_events),
         ):
             events = SubscriptionEventCallbacks(
                 incompatible_qos=lambda info, topic=topic: self.get_logger().warning(
@@ -193,17 +197,17 @@ class SeaTrackNode(Node):
             self._check_time_jump("aux", stamp_ns)
             self._note_match("aux", self._sync.add_aux(stamp_ns, Received(msg, stamp_ns, received_ns)))
 
-    def _on_events(self, msg: EventArray) -> None:
+    def _on_events(self, msg) -> None:
+        """EventArray or EventPacket: decoded and stored for the worker's windows (streams/event_input.py)."""
         received_ns = self.get_clock().now().nanoseconds
         try:
             stamp_ns = self._events.packet_stamp(msg)
             self._check_time_jump("aux", stamp_ns)
-            self._events.store(msg)
+            self._events.add(msg)
         except InputError as exc:
             self.problems.report(exc.kind, str(exc))
             return
-        # The packet stands for "events up to stamp_ns have arrived"; the worker renders the
-        # RGB frame's interval from the buffer.
+        # Only counted: the worker waits (bounded) for the RGB frame's window in the buffer.
         self._note_match("aux", self._sync.add_aux(stamp_ns, Received(None, stamp_ns, received_ns)))
 
     # ---------------------------------------------------------------------------- init / reset
@@ -256,13 +260,10 @@ class SeaTrackNode(Node):
     def _aux_image(self, pair: MatchedPair, rgb_hw: tuple[int, int]) -> np.ndarray:
         if self._events is None:
             return self._prepare_aux(*decode_image(pair.aux.msg, self.config.max_image_pixels), rgb_hw)
-        events, sensor_hw, outside = self._events.window(pair.rgb.stamp_ns, pair.rgb.previous_stamp_ns)
-        if outside:
-            self.problems.report(
-                "event_out_of_range",
-                f"{outside} event(s) outside the {sensor_hw[1]}x{sensor_hw[0]} sensor ignored",
-            )
-        return self._prepare_aux(events, None, rgb_hw, sensor_hw=sensor_hw)
+        cfg = self.config
+        window = self._events.window(pair.rgb.stamp_ns, pair.rgb.previous_stamp_ns, cfg.event_wait_timeout)
+        # no packet decoded yet: an empty (white) frame at the RGB size
+        return self._prepare_aux(window.events, None, rgb_hw, sensor_hw=window.sensor_hw or rgb_hw)
 
     def _process(self, pair: MatchedPair) -> None:
         t_taken = time.perf_counter()
@@ -272,6 +273,9 @@ class SeaTrackNode(Node):
         rgb = to_rgb8(*decode_image(rgb_item.msg, self.config.max_image_pixels))
         aux = self._aux_image(pair, rgb.shape[:2])
         t_encoded = time.perf_counter()
+        if self._events is not None:  # the wait for the event window is synchronisation, not encoding
+            sync_wait += self._events.last_window.waited_s
+            t_taken += self._events.last_window.waited_s
         step = self.session.step(rgb, aux, lost_threshold=self.get_parameter("lost_threshold").value)
         if step.init_error is not None:
             self.problems.report("init_rejected", str(step.init_error))
@@ -310,6 +314,7 @@ class SeaTrackNode(Node):
             "sync": self._sync.stats().as_dict(),
             "problems": self.problems.totals(),
             "requests": self.requests.totals(),
+            **({"events": self._events.counters()} if self._events is not None else {}),
         }
 
     def _log_summary(self) -> None:

@@ -20,13 +20,17 @@ from seatrack_ros.errors import ConfigError
 from seatrack_ros.modalities import MODALITIES
 from seatrack_ros.model.build import DEVICES, variant_for_modality
 from seatrack_ros.streams.compressed_check import DEFAULT_MAX_IMAGE_PIXELS
+from seatrack_ros.streams.event_input import DEFAULT_EVENT_WAIT_S
 from seatrack_ros.streams.sync import DEFAULT_SYNC_SLOP
 
 TRANSPORTS = {
     "thermal": ("raw", "compressed"),
     "depth": ("raw", "compressed"),
-    "event": ("events", "raw", "compressed"),
+    "event": ("event_packet", "events", "raw", "compressed"),
 }
+# aux_transport's declared default per modality (event cameras publish event_camera_msgs/EventPacket;
+# the node falls back to events when that package is not installed, see ros/event_packet_msgs.py).
+DEFAULT_AUX_TRANSPORT = {"thermal": "raw", "depth": "raw", "event": "event_packet"}
 
 
 def _describe(
@@ -79,12 +83,14 @@ PARAMETERS: dict[str, tuple[Any, ParameterDescriptor]] = {
             constraints="one of: raw, compressed",
         ),
     ),
+    # The declared default is the modality's (DEFAULT_AUX_TRANSPORT, see `declare_parameters`).
     "aux_transport": (
         "raw",
         _describe(
-            "raw: sensor_msgs/Image; compressed: sensor_msgs/CompressedImage; events: "
-            "seatrack_ros/EventArray rendered per RGB frame (event modality only).",
-            constraints="one of: raw, compressed, events",
+            "raw: sensor_msgs/Image; compressed: sensor_msgs/CompressedImage; event_packet: "
+            "event_camera_msgs/EventPacket (evt3, mono), events: seatrack_ros/EventArray, both rendered per "
+            "RGB frame (event modality only). Default: raw; event_packet for the event modality.",
+            constraints="one of: raw, compressed, event_packet, events",
         ),
     ),
     "sync_slop": (
@@ -181,6 +187,15 @@ PARAMETERS: dict[str, tuple[Any, ParameterDescriptor]] = {
             float_range=(0.001, 2.0),
         ),
     ),
+    "event_wait_timeout": (
+        DEFAULT_EVENT_WAIT_S,
+        _describe(
+            "Longest wait in seconds, per RGB frame, for the event packet that closes the frame's event "
+            "window (it may arrive after the RGB frame); past it the window is rendered with what has "
+            "arrived and counted as incomplete. 0 = never wait.",
+            float_range=(0.0, 2.0),
+        ),
+    ),
     "publish_debug_image": (
         True,
         _describe(
@@ -259,6 +274,7 @@ class NodeConfig:
     mono16_range: Optional[tuple[float, float]]
     event_max_window_ns: int
     stats_period: float
+    event_wait_timeout: float
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
 
 
@@ -271,16 +287,21 @@ def one_line(exc: Exception) -> str:
 
 def declare_parameters(node) -> None:
     """Declare `PARAMETERS` on ``node``; lora_merged's default comes from the model registry for the
-    modality given (so a params file or launch needs it only for a checkpoint saved otherwise)."""
+    modality given (so a params file or launch needs it only for a checkpoint saved otherwise), and
+    aux_transport's from `DEFAULT_AUX_TRANSPORT`."""
+    per_modality = ("lora_merged", "aux_transport")
     for name, (default, descriptor) in PARAMETERS.items():
-        if name == "lora_merged":
+        if name in per_modality:
             continue
         node.declare_parameter(name, default, descriptor)
     modality = node.get_parameter("modality").value
     lora_default = PARAMETERS["lora_merged"][0]
+    transport_default = PARAMETERS["aux_transport"][0]
     if modality in MODALITIES:
         lora_default = bool(variant_for_modality(modality).lora_merged)
+        transport_default = DEFAULT_AUX_TRANSPORT[modality]
     node.declare_parameter("lora_merged", lora_default, PARAMETERS["lora_merged"][1])
+    node.declare_parameter("aux_transport", transport_default, PARAMETERS["aux_transport"][1])
 
 
 def read_config(values: dict[str, Any], resolve_topic: Callable[[str], str]) -> NodeConfig:
@@ -353,6 +374,7 @@ def read_config(values: dict[str, Any], resolve_topic: Callable[[str], str]) -> 
         event_max_window_ns=int(float(p["event_max_window"]) * 1e9),
         stats_period=stats_period,
         max_image_pixels=int(p["max_image_pixels"]),
+        event_wait_timeout=float(p["event_wait_timeout"]),
     )
 
 

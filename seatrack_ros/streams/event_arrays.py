@@ -69,9 +69,14 @@ class EventFrames:
 
     def store(self, msg: Any) -> None:
         """After `packet_stamp` and the caller's clock checks: keep the packet's events."""
+        from seatrack_ros.streams.stamps import header_stamp_ns
+
         x, y, t, p = event_arrays(msg)
+        stamp_ns = header_stamp_ns(msg)
         try:
-            self.buffer.add(x, y, t, p)
+            # The header stamp is the packet's end: the stream has delivered everything up to it, so an
+            # RGB frame stamped there has its whole window (the bounded wait ends at once).
+            self.buffer.add(x, y, t, p, covers_until_ns=stamp_ns if stamp_ns > 0 else None)
         except InputError as exc:
             raise InputError(exc.kind, f"EventArray dropped: {exc}") from None
         self.sensor_hw = (int(msg.height), int(msg.width))
