@@ -190,6 +190,30 @@ PARAMETERS: dict[str, tuple[Any, ParameterDescriptor]] = {
             "Seconds between summary log lines and ~/stats messages; 0 = off.", float_range=(0.0, 3600.0)
         ),
     ),
+    "autostart": (
+        True,
+        _describe(
+            "Configure and activate the (lifecycle) node at start; false leaves it unconfigured for a "
+            "lifecycle manager (ros2 lifecycle set /seatrack configure, activate)."
+        ),
+    ),
+    "publish_detections": (
+        True,
+        _describe(
+            "Also publish ~/detections (vision_msgs/Detection2DArray) when vision_msgs is installed."
+        ),
+    ),
+    "depth_camera_info_topic": (
+        "",
+        _describe(
+            "sensor_msgs/CameraInfo of the depth image, which must be registered to the RGB camera "
+            "(modality depth): publishes ~/target_point; empty = off (remappable)."
+        ),
+    ),
+    "diagnostics_period": (
+        1.0,
+        _describe("Seconds between /diagnostics messages.", float_range=(0.1, 60.0)),
+    ),
 }
 
 
@@ -243,6 +267,8 @@ class NodeConfig:
     mono16_range: Optional[tuple[float, float]]
     event_max_window_ns: int
     stats_period: float
+    publish_detections: bool = True
+    depth_camera_info_topic: str = ""
 
 
 def one_line(exc: Exception) -> str:
@@ -297,6 +323,17 @@ def read_config(values: dict[str, Any], resolve_topic: Callable[[str], str]) -> 
             raise ConfigError(
                 f"parameter {name} {p[name]!r} is not a valid topic name: {one_line(exc)}"
             ) from None
+    camera_info_topic = p["depth_camera_info_topic"]
+    if camera_info_topic:
+        if p["modality"] != "depth":
+            raise ConfigError("parameter depth_camera_info_topic needs modality depth (the target point is "
+                              f"computed from a registered depth image), got modality {p['modality']!r}")
+        try:
+            validate_topic_name(camera_info_topic)
+            resolve_topic(camera_info_topic)
+        except (NameValidationException, RuntimeError) as exc:
+            raise ConfigError(f"parameter depth_camera_info_topic {camera_info_topic!r} is not a valid topic "
+                              f"name: {one_line(exc)}") from None
     init_box = _number_list(p["init_box"], "init_box", 4)
     if init_box is not None and (init_box[2] <= 0 or init_box[3] <= 0):
         raise ConfigError(f"parameter init_box needs width and height > 0, got {init_box}")
@@ -329,6 +366,8 @@ def read_config(values: dict[str, Any], resolve_topic: Callable[[str], str]) -> 
         mono16_range=tuple(mono16_range) if mono16_range is not None else None,
         event_max_window_ns=int(float(p["event_max_window"]) * 1e9),
         stats_period=float(p["stats_period"]),
+        publish_detections=bool(p["publish_detections"]),
+        depth_camera_info_topic=camera_info_topic,
     )
 
 
