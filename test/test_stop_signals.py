@@ -48,3 +48,15 @@ def test_without_the_handlers_a_signal_would_interrupt(restore_handlers):
     with pytest.raises(KeyboardInterrupt):
         os.kill(os.getpid(), signal.SIGINT)
         signal.sigtimedwait([], 0)
+
+
+def test_restore_puts_back_the_callers_handlers(restore_handlers):
+    """An in-process caller of the node's main() (a test) keeps its Ctrl-C: child processes would
+    inherit SIG_IGN otherwise."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signals = StopSignals().install()
+    signals.stopping()
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    signals.restore()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

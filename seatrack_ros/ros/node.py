@@ -541,6 +541,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     """Run the node; ``argv`` defaults to ``sys.argv`` (accepts ``--ros-args ...``; ``--help`` prints help).
 
     Exit codes: 0 after SIGINT/SIGTERM (also during start-up), 2 when the node cannot start.
+    As the process's entry point (``argv`` None) it leaves SIGINT/SIGTERM ignored for the interpreter's
+    exit; called with ``argv`` it restores the caller's handlers.
     """
     args = sys.argv if argv is None else argv
     if any(arg in ("-h", "--help") for arg in args[1:2]):
@@ -581,6 +583,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             node.close()
         rclpy.try_shutdown()
         signals.stopping()
+        if argv is not None:  # called in-process, not as the entry point that exits right after
+            signals.restore()
     return 0
 
 

@@ -36,11 +36,18 @@ class StopSignals:
         self.requested = threading.Event()
         self.signal_number: Optional[int] = None
         self.phase = STARTING
+        self._previous: dict = {}
 
     def install(self) -> "StopSignals":
         for number in STOP_SIGNALS:
-            signal.signal(number, self._on_signal)
+            self._previous[number] = signal.signal(number, self._on_signal)
         return self
+
+    def restore(self) -> None:
+        """Put back the handlers found by `install`, for a caller that goes on running (an embedding
+        program, a test); child processes would otherwise inherit SIG_IGN and ignore Ctrl-C."""
+        for number, handler in self._previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
 
     def running(self) -> None:
         """From now on a signal only sets `requested` (raises StopRequested if one came already)."""
