@@ -161,3 +161,16 @@ def test_name_error_while_starting_exits_2(monkeypatch):
 
     monkeypatch.setattr(node_module, "SeaTrackNode", raise_name_error)
     assert node_module.main(["seatrack_node"]) == 2
+
+
+def test_in_process_main_gives_back_the_signal_handlers(monkeypatch):
+    """main() called in-process leaves SIGINT as it found it (else every later child process, such as
+    `ros2 launch` in the real-launch tests, would inherit SIG_IGN and ignore Ctrl-C)."""
+    import signal
+
+    rosutil.configure_this_process(DOMAIN + 2)
+    from seatrack_ros.ros import node as node_module
+
+    before = signal.getsignal(signal.SIGINT)
+    assert node_module.main(["seatrack_node", "--ros-args", "-p", "modality:=sonar"]) == 2
+    assert signal.getsignal(signal.SIGINT) is before

@@ -134,3 +134,14 @@ def target_point(depth_m: np.ndarray, box: Sequence[float], intrinsics: PinholeI
     u, v = x + w / 2.0 - 0.5, y + h / 2.0 - 0.5  # pinhole frame: pixel i's centre at u = i
     return TargetPoint(x=(u - intrinsics.cx) * z / intrinsics.fx, y=(v - intrinsics.cy) * z / intrinsics.fy,
                        z=z, valid_pixels=int(valid.size))
+
+
+def registered_target_point(depth: np.ndarray, encoding: str, rgb_hw: tuple[int, int], box: Sequence[float],
+                            intrinsics: PinholeIntrinsics, fraction: float = 0.5) -> Optional[TargetPoint]:
+    """`target_point` for a decoded depth image (``encoding`` 16UC1 mm or 32FC1 m) that must be
+    registered to the RGB image of size ``rgb_hw`` (H, W): a depth image of another size is not in the
+    RGB pixel grid, so the RGB box says nothing about its pixels (InputError ``size_mismatch``)."""
+    if tuple(depth.shape[:2]) != tuple(rgb_hw):
+        raise InputError("size_mismatch", f"depth image is {depth.shape[1]}x{depth.shape[0]} but the RGB image "
+                         f"is {rgb_hw[1]}x{rgb_hw[0]}: the target point needs depth registered to the RGB camera")
+    return target_point(depth_in_metres(depth, encoding), box, intrinsics, fraction=fraction)

@@ -11,7 +11,8 @@ from typing import Any
 
 # Launch arguments that may override a parameter of the params file, with the parameter's type.
 # Their launch default is "" = "not given": the params file's value then stands.
-OVERRIDABLE = {"rgb_topic": str, "aux_topic": str, "checkpoint": str, "lora_merged": bool, "device": str}
+OVERRIDABLE = {"rgb_topic": str, "aux_topic": str, "checkpoint": str, "lora_merged": bool, "device": str,
+               "autostart": bool, "depth_camera_info_topic": str}
 
 
 def parameter_overrides(given: dict[str, str]) -> dict[str, Any]:
@@ -78,6 +79,13 @@ def seatrack_launch_description(variant: str):
                                           f"LoRA ({from_file}; shipped: {str(lora_merged).lower()})."),
         DeclareLaunchArgument("device", default_value="",
                               description=f"auto, cuda or cpu ({from_file}; shipped: auto)."),
+        DeclareLaunchArgument("autostart", default_value="",
+                              description="true or false: configure and activate the lifecycle node at start; "
+                                          f"false leaves it unconfigured for a lifecycle manager ({from_file}; "
+                                          "shipped: true)."),
+        DeclareLaunchArgument("depth_camera_info_topic", default_value="",
+                              description="CameraInfo of the depth image registered to the RGB camera (RGB-D): "
+                                          f"publishes ~/target_point ({from_file}; shipped: off)."),
         DeclareLaunchArgument("params_file", default_value=os.path.join(share, "config", config_file),
                               description="Parameter file with the node's defaults."),
     ]

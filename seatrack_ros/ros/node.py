@@ -10,11 +10,23 @@ and hand it to the synchronizer. The worker takes the newest matched pair, decod
 steps the session and publishes, so inference (about 1.5 s on a CPU) never blocks the executor and
 stale pairs are dropped instead of queued.
 
-In: ``rgb_topic``, ``aux_topic``, ``~/init``; out: ``~/target``, ``~/debug_image``, ``~/stats``;
-services ``~/set_init_box``, ``~/reset`` (``~/`` is the node's name, ``seatrack``). See docs/ros.md.
+In: ``rgb_topic``, ``aux_topic``, ``~/init`` (and ``depth_camera_info_topic``); out: ``~/target``,
+``~/debug_image``, ``~/stats``, ``~/detections``, ``~/target_point``, ``/diagnostics``; services
+``~/set_init_box``, ``~/reset`` (``~/`` is the node's name, ``seatrack``). See docs/ros.md.
+
+Lifecycle (a managed node): constructing it only declares the parameters and starts /diagnostics;
+configure validates the parameters, loads the model and creates the outputs and services; activate
+subscribes to the cameras and starts the worker; deactivate unsubscribes, stops the worker and drops
+whatever pairs were waiting; cleanup releases the model; shutdown works from every state. With
+``autostart`` (the default) `main` configures and activates at start.
 """
 
 from __future__ import annotations
+
+if __name__ == "__main__":  # python -m: a Ctrl-C while the imports below load exits 0 quietly
+    from seatrack_ros.ros.stop_signals import exit_quietly_on_stop_signal
+
+    exit_quietly_on_stop_signal()
 
 import json
 import sys
@@ -27,13 +39,16 @@ import numpy as np
 import rclpy
 from rclpy.exceptions import NameValidationException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.signals import SignalHandlerOptions
 
 try:
     from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 except ImportError:  # Humble: the same classes live in rclpy.qos_event
     from rclpy.qos_event import PublisherEventCallbacks, SubscriptionEventCallbacks
-from sensor_msgs.msg import CompressedImage, Image
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PointStamped
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
@@ -41,6 +56,7 @@ from seatrack_ros.errors import CheckpointError, ConfigError, InputError
 from seatrack_ros.msg import EventArray, InitBox, Target
 from seatrack_ros.ros import qos
 from seatrack_ros.ros.event_packet_msgs import event_packet_type, with_available_event_transport
+from seatrack_ros.modalities.depth_point import intrinsics_from_camera_info, registered_target_point
 from seatrack_ros.ros.messages import image_message, target_message
 from seatrack_ros.ros.params import (
     HELP,
@@ -53,11 +69,19 @@ from seatrack_ros.ros.params import (
     one_line,
     refuse_use_sim_time_change,
 )
+from seatrack_ros.ros.standard_outputs import (
+    detection_array,
+    diagnostic_array,
+    point_stamped,
+    vision_msgs_available,
+)
+from seatrack_ros.ros.stop_signals import StopRequested, StopSignals
 from seatrack_ros.ros.typesupport_path import preload_typesupport
 from seatrack_ros.srv import SetInitBox
 from seatrack_ros.streams.aux import AuxPreparer
 from seatrack_ros.streams.debug_view import draw_debug_view
 from seatrack_ros.streams.event_input import RgbPacer, make_event_input
+from seatrack_ros.streams.health import ERROR, OK, Counters, HealthMonitor, HealthReport
 from seatrack_ros.streams.image_conversions import decode_image, to_rgb8
 from seatrack_ros.streams.latency import LatencyLog, summary_line
 from seatrack_ros.streams.monitor import StreamMonitor, streams_apart_text, time_jump_text
@@ -80,20 +104,92 @@ class Received:
     previous_stamp_ns: int = 0  # RGB only: stamp of the RGB message received before this one
 
 
-class SeaTrackNode(Node):
-    """ROS 2 node around :class:`seatrack_ros.tracker.TrackingSession` (see the module docstring)."""
+class SeaTrackNode(LifecycleNode):
+    """ROS 2 lifecycle node around :class:`seatrack_ros.tracker.TrackingSession` (see the module docstring)."""
 
     def __init__(self, **node_kwargs) -> None:
         super().__init__("seatrack", **node_kwargs)
-        log = self.get_logger()
-        check_command_line_types(sys.argv)
-        declare_parameters(self)
-        self.config = cfg = with_available_event_transport(node_config(self), log.warning)
+        try:
+            check_command_line_types(sys.argv)
+            declare_parameters(self)
+        except BaseException:
+            # A half-built node left to the garbage collector after rclpy shut down crashes the process
+            # at exit (exit -11): destroy it now, then report.
+            self.destroy_node()
+            raise
+        self.autostart = bool(self.get_parameter("autostart").value)
         self.add_on_set_parameters_callback(refuse_use_sim_time_change)
+        log = self.get_logger()
         self.problems = ProblemCounter(log.warning)
         # init / reset requests and track starts: informational, logged once per kind and counted
         # (a lambda gives rclpy's logger a call site of its own: one call site keeps one severity)
         self.requests = ProblemCounter(lambda text: log.info(text))
+        self.health = HealthMonitor()
+        self.config: Optional[NodeConfig] = None
+        self.session = None
+        self._tracker = None
+        self.test_weights = False
+        self._internal_errors = 0
+        self._configured: list[Any] = []  # publishers, subscriptions, services, timers of configure
+        self._inputs: list[Any] = []  # subscriptions of activate
+        self._worker: Optional[threading.Thread] = None
+        self._stop = threading.Event()
+        self._intrinsics = None
+        self._sync: Optional[StampSynchronizer] = None
+        self._events = None  # streams/event_input.py: EventArray or EventPacket windows, if any
+        # /diagnostics runs in every state, so a lifecycle manager also sees why configure failed.
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(float(self.get_parameter("diagnostics_period").value), self._publish_diagnostics)
+
+    # ------------------------------------------------------------------------------ lifecycle
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            self._configure()
+        except Exception as exc:  # a transition must answer, never raise (rclpy would hide the reason)
+            text = start_error_text(exc)
+            self.get_logger().error(text)
+            self.health.set_model_error(text)
+            self._release()
+            return TransitionCallbackReturn.FAILURE
+        self.health.set_model_error(None)
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._subscribe_inputs()
+        self._stop.clear()
+        self._worker = threading.Thread(target=self._work, name="seatrack_worker", daemon=True)
+        self._worker.start()
+        cfg = self.config
+        self.get_logger().info(
+            f"ready: modality={cfg.modality} rgb={self.resolve_topic_name(cfg.rgb_topic)} "
+            f"({cfg.rgb_transport}) aux={self.resolve_topic_name(cfg.aux_topic)} ({cfg.aux_transport}) "
+            f"target={self.target_pub.topic_name}"
+        )
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._deactivate()
+        self.get_logger().info("inactive: not taking frames")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        self.get_logger().info("cleaned up: model released")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._deactivate()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._deactivate()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _configure(self) -> None:
+        log = self.get_logger()
+        cfg = with_available_event_transport(node_config(self), log.warning)  # self.config is set last: it marks the node as configured
         self._tracker, self.test_weights = load_node_tracker(cfg, log)
         from seatrack_ros.tracker import TrackingSession  # torch, once the parameters are known good
 
@@ -106,13 +202,14 @@ class SeaTrackNode(Node):
         self._prepare_aux = AuxPreparer(cfg.modality, cfg.homography, cfg.mono16_range, info=log.info)
         self._latency = LatencyLog()
         self._last_activity = (0, 0, 0)
+        self._internal_errors = 0
         if cfg.init_box is not None:
             self.session.request_init(cfg.init_box, "init_box parameter")
 
-        self._subscribe_inputs()
         pub_events = PublisherEventCallbacks(
             incompatible_qos=lambda info: self.get_logger().warning(qos.incompatible_subscriber_text(info))
         )
+        made = self._configured
         self.target_pub = self.create_publisher(
             Target, "~/target", qos.TARGET_QOS, event_callbacks=pub_events
         )
@@ -120,19 +217,74 @@ class SeaTrackNode(Node):
             Image, "~/debug_image", qos.DEBUG_IMAGE_QOS, event_callbacks=pub_events
         )
         self.stats_pub = self.create_publisher(String, "~/stats", 10)
-        self.create_subscription(InitBox, "~/init", self._on_init_topic, 10)
-        self.create_service(SetInitBox, "~/set_init_box", self._on_set_init_box)
-        self.create_service(Trigger, "~/reset", self._on_reset)
+        made += [self.target_pub, self.debug_pub, self.stats_pub]
+        self.detections_pub = None
+        if cfg.publish_detections:
+            if vision_msgs_available():
+                from vision_msgs.msg import Detection2DArray
+
+                self.detections_pub = self.create_publisher(Detection2DArray, "~/detections", qos.TARGET_QOS)
+                made.append(self.detections_pub)
+            else:
+                log.info("vision_msgs does not import: ~/detections is not published")
+        self.point_pub = None
+        if cfg.depth_camera_info_topic:
+            self.point_pub = self.create_publisher(PointStamped, "~/target_point", qos.TARGET_QOS)
+            made.append(self.point_pub)
+        made.append(self.create_subscription(InitBox, "~/init", self._on_init_topic, 10))
+        made.append(self.create_service(SetInitBox, "~/set_init_box", self._on_set_init_box))
+        made.append(self.create_service(Trigger, "~/reset", self._on_reset))
         if cfg.stats_period > 0:
-            self.create_timer(cfg.stats_period, self._log_summary)
-        self._stop = threading.Event()
-        self._worker = threading.Thread(target=self._work, name="seatrack_worker", daemon=True)
-        self._worker.start()
-        log.info(
-            f"ready: modality={cfg.modality} rgb={self.resolve_topic_name(cfg.rgb_topic)} "
-            f"({cfg.rgb_transport}) aux={self.resolve_topic_name(cfg.aux_topic)} ({cfg.aux_transport}) "
-            f"target={self.target_pub.topic_name}"
-        )
+            made.append(self.create_timer(cfg.stats_period, self._log_summary))
+        self.config = cfg
+
+    def _deactivate(self) -> None:
+        """Unsubscribe, stop the worker (after its frame in flight) and drop the waiting pairs."""
+        for subscription in self._inputs:
+            self.destroy_subscription(subscription)
+        self._inputs = []
+        self._stop.set()
+        if self._worker is not None:
+            self._worker.join(timeout=60.0)
+            if self._worker.is_alive():
+                self.get_logger().error("the worker did not finish its frame within 60 s")
+            self._worker = None
+        if self._sync is not None:
+            self._sync.reset()
+        if self._events is not None:
+            self._events.clear()
+        self._intrinsics = None
+
+    def _release(self) -> None:
+        """Destroy what configure made and drop the model (and its GPU memory)."""
+        destroy = {"Publisher": self.destroy_publisher, "Subscription": self.destroy_subscription,
+                   "Service": self.destroy_service, "Timer": self.destroy_timer}
+        for entity in self._configured:
+            for kind, method in destroy.items():
+                if kind in type(entity).__name__:
+                    method(entity)
+                    break
+        self._configured = []
+        on_cuda = self._tracker is not None and str(getattr(self._tracker, "device", "cpu")).startswith("cuda")
+        self.session = self._tracker = None
+        self.config = None
+        if on_cuda:
+            import gc
+
+            import torch
+
+            gc.collect()
+            torch.cuda.empty_cache()
+
+    def close(self) -> None:
+        """Shut down from whatever state the node is in, then destroy it (before rclpy shuts down)."""
+        try:
+            if self._state_machine.current_state[1] in ("unconfigured", "inactive", "active"):
+                self.trigger_shutdown()
+        finally:
+            self._deactivate()  # also when the transition could not run
+            self._release()
+            self.destroy_node()
 
     # ------------------------------------------------------------------------------ callbacks
     def _subscribe_inputs(self) -> None:
@@ -149,9 +301,20 @@ class SeaTrackNode(Node):
                     qos.incompatible_publisher_text(self.resolve_topic_name(topic), info, cfg.reliable_qos)
                 )
             )
-            self.create_subscription(
+            self._inputs.append(self.create_subscription(
                 msg_type, topic, callback, qos.input_qos(cfg.reliable_qos), event_callbacks=events
-            )
+            ))
+        if cfg.depth_camera_info_topic:
+            self._inputs.append(self.create_subscription(
+                CameraInfo, cfg.depth_camera_info_topic, self._on_camera_info, qos.input_qos(cfg.reliable_qos)
+            ))
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        try:
+            self._intrinsics = intrinsics_from_camera_info(msg.k, msg.width, msg.height)
+        except InputError as exc:
+            self._intrinsics = None
+            self.problems.report(exc.kind, f"{exc}; no ~/target_point until a valid one arrives")
 
     def _stamp_of(self, msg: Any, stream: str) -> int:
         try:
@@ -183,6 +346,7 @@ class SeaTrackNode(Node):
 
     def _on_rgb(self, msg) -> None:
         received_ns = self.get_clock().now().nanoseconds
+        self.health.note_message("rgb", time.monotonic())
         stamp_ns = self._stamp_of(msg, "rgb")
         if stamp_ns <= 0:
             return
@@ -192,6 +356,7 @@ class SeaTrackNode(Node):
 
     def _on_aux(self, msg) -> None:
         received_ns = self.get_clock().now().nanoseconds
+        self.health.note_message("aux", time.monotonic())
         stamp_ns = self._stamp_of(msg, "aux")
         if stamp_ns > 0:
             self._check_time_jump("aux", stamp_ns)
@@ -200,6 +365,7 @@ class SeaTrackNode(Node):
     def _on_events(self, msg) -> None:
         """EventArray or EventPacket: decoded and stored for the worker's windows (streams/event_input.py)."""
         received_ns = self.get_clock().now().nanoseconds
+        self.health.note_message("aux", time.monotonic())
         try:
             stamp_ns = self._events.packet_stamp(msg)
             self._check_time_jump("aux", stamp_ns)
@@ -253,6 +419,7 @@ class SeaTrackNode(Node):
             except InputError as exc:
                 self.problems.report(exc.kind, f"frame pair skipped: {exc}")
             except Exception as exc:  # keep the node alive; a bug is still reported loudly once per kind
+                self._internal_errors += 1
                 self.problems.report(
                     f"internal_{type(exc).__name__}", f"frame pair skipped after an unexpected error: {exc!r}"
                 )
@@ -292,15 +459,40 @@ class SeaTrackNode(Node):
         parts = dict(
             transport=transport, sync=sync_wait, encoding=t_encoded - t_taken, model=t_model - t_encoded
         )
+        point = self._target_point(pair, rgb.shape[:2], step)
         parts["publish"] = time.perf_counter() - t_model
         msg = target_message(
             rgb_item.msg.header, step, self.test_weights, self._sync.stats().superseded, parts
         )
+        msg.point_valid = point is not None
+        if self._stop.is_set():  # deactivated or shutting down while the frame was in the model
+            return
         self.target_pub.publish(msg)
         self._latency.add(parts)
+        if self.detections_pub is not None:
+            self.detections_pub.publish(self._detections(msg))
+        if point is not None:
+            self.point_pub.publish(point_stamped(msg.header, point))
         if self.get_parameter("publish_debug_image").value and self.debug_pub.get_subscription_count() > 0:
             view = draw_debug_view(rgb, aux, self.config.modality, msg)  # the box as published (float32)
             self.debug_pub.publish(image_message(msg.header, view))
+
+    def _detections(self, msg: Target):
+        """One detection while TRACKING; an empty array otherwise (nothing set yet, or the target lost)."""
+        if msg.status != Target.STATUS_TRACKING:
+            return detection_array(msg.header, None, 0.0, msg.track_id)
+        return detection_array(msg.header, (msg.x, msg.y, msg.width, msg.height), msg.confidence, msg.track_id)
+
+    def _target_point(self, pair: MatchedPair, rgb_hw: tuple[int, int], step):
+        """The target's 3D point from the registered depth image (None: not asked for, no camera_info
+        yet, not tracking, or no valid depth in the box's centre)."""
+        if self.point_pub is None or self._intrinsics is None or int(step.status) != Target.STATUS_TRACKING:
+            return None
+        try:
+            return registered_target_point(*decode_image(pair.aux.msg), rgb_hw, step.box, self._intrinsics)
+        except InputError as exc:
+            self.problems.report(exc.kind, f"no target point: {exc}")
+            return None
 
     # ---------------------------------------------------------------------------------- stats
     def stats(self) -> dict[str, Any]:
@@ -326,48 +518,101 @@ class SeaTrackNode(Node):
             self._last_activity = activity
             self.get_logger().info(summary_line(stats, recent))
 
-    def shutdown(self) -> None:
-        self._stop.set()
-        self._sync.close()
-        self._worker.join(timeout=10.0)
+    def health_report(self) -> HealthReport:
+        """The /diagnostics report for the current lifecycle state."""
+        state = self._state_machine.current_state[1]
+        info = {"lifecycle state": state}
+        if self.config is None:
+            error = self.health.model_error
+            if error:
+                return HealthReport(ERROR, f"model failed: {error}", tuple(info.items()))
+            return HealthReport(OK, f"{state}: not configured", tuple(info.items()))
+        cfg, tracker = self.config, self._tracker
+        info.update({
+            "modality": cfg.modality,
+            "model": cfg.checkpoint or "test weights",
+            "device": str(tracker.device),
+            "precision": "float16" if tracker.half else "float32",
+        })
+        sync = self._sync.stats()
+        counters = Counters(
+            processed=self._latency.processed,
+            matched=sync.matched,
+            received={"rgb": sync.rgb_received, "aux": sync.aux_received},
+            dropped=sync.as_dict(),
+            internal_errors=self._internal_errors,
+        )
+        report = self.health.report(time.monotonic(), counters, self._latency.samples(), info)
+        if state != "active" and report.level != ERROR:
+            return HealthReport(OK, f"{state}: not taking frames", report.values)
+        return report
+
+    def _publish_diagnostics(self) -> None:
+        report = self.health_report()
+        name = f"seatrack: {self.get_fully_qualified_name()}"
+        stamp = self.get_clock().now().to_msg()
+        self.diagnostics_pub.publish(diagnostic_array(stamp, name, self.get_fully_qualified_name(), report))
+
+
+def start_error_text(exc: Exception) -> str:
+    """The one-line error for a node that cannot configure (what a user should fix)."""
+    if isinstance(exc, (ConfigError, CheckpointError)):
+        return f"cannot start: {exc}"
+    if isinstance(exc, (rclpy.exceptions.ParameterException, rclpy.exceptions.InvalidParameterTypeException)):
+        return f"cannot start, invalid parameter: {exc}"
+    if isinstance(exc, NameValidationException):  # e.g. a bad remapping
+        return f"cannot start, invalid name: {one_line(exc)}"
+    return f"cannot start, unexpected error: {exc!r}"
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    """Run the node; ``argv`` defaults to ``sys.argv`` (accepts ``--ros-args ...``; ``--help`` prints help)."""
+    """Run the node; ``argv`` defaults to ``sys.argv`` (accepts ``--ros-args ...``; ``--help`` prints help).
+
+    Exit codes: 0 after SIGINT/SIGTERM (also during start-up), 2 when the node cannot start.
+    As the process's entry point (``argv`` None) it leaves SIGINT/SIGTERM ignored for the interpreter's
+    exit; called with ``argv`` it restores the caller's handlers.
+    """
     args = sys.argv if argv is None else argv
     if any(arg in ("-h", "--help") for arg in args[1:2]):
         print(HELP)
         return 0
+    signals = StopSignals().install()
     fail = rclpy.logging.get_logger("seatrack").error
-    try:
-        rclpy.init(args=args)
-    except Exception as exc:  # rcl rejects malformed --ros-args (e.g. a remap rule) with a bare RCLError
-        fail(f"cannot start, invalid command-line arguments: {one_line(exc)}")
-        return 2
     node = None
     try:
         try:
+            # rclpy's own handlers would leave a second SIGINT to Python's KeyboardInterrupt.
+            rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+        except Exception as exc:  # rcl rejects malformed --ros-args (e.g. a remap rule) with a bare RCLError
+            fail(f"cannot start, invalid command-line arguments: {one_line(exc)}")
+            return 2
+        try:
             node = SeaTrackNode()
-        except (ConfigError, CheckpointError) as exc:
-            fail(f"cannot start: {exc}")
+        except (ConfigError, CheckpointError, rclpy.exceptions.ParameterException,
+                rclpy.exceptions.InvalidParameterTypeException, NameValidationException) as exc:
+            fail(start_error_text(exc))
             return 2
-        except (rclpy.exceptions.ParameterException, rclpy.exceptions.InvalidParameterTypeException) as exc:
-            fail(f"cannot start, invalid parameter: {exc}")
-            return 2
-        except NameValidationException as exc:  # e.g. a bad remapping
-            fail(f"cannot start, invalid name: {one_line(exc)}")
-            return 2
+        if node.autostart:
+            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                return 2  # on_configure logged why
+            if node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+                fail("cannot start: activation failed")
+                return 2
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        try:
-            executor.spin()
-        except (KeyboardInterrupt, ExternalShutdownException):
-            pass
+        signals.running()
+        while not signals.requested.is_set():
+            executor.spin_once(timeout_sec=0.1)  # returns to Python, so the signal flag is seen
+    except (StopRequested, KeyboardInterrupt, ExternalShutdownException):
+        pass
     finally:
+        signals.stopping()
         if node is not None:
-            node.shutdown()
-            node.destroy_node()
+            node.close()
         rclpy.try_shutdown()
+        signals.stopping()
+        if argv is not None:  # called in-process, not as the entry point that exits right after
+            signals.restore()
     return 0
 
 

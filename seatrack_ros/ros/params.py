@@ -221,6 +221,30 @@ PARAMETERS: dict[str, tuple[Any, ParameterDescriptor]] = {
             int_range=MAX_IMAGE_PIXELS_RANGE,
         ),
     ),
+    "autostart": (
+        True,
+        _describe(
+            "Configure and activate the (lifecycle) node at start; false leaves it unconfigured for a "
+            "lifecycle manager (ros2 lifecycle set /seatrack configure, activate)."
+        ),
+    ),
+    "publish_detections": (
+        True,
+        _describe(
+            "Also publish ~/detections (vision_msgs/Detection2DArray) when vision_msgs is installed."
+        ),
+    ),
+    "depth_camera_info_topic": (
+        "",
+        _describe(
+            "sensor_msgs/CameraInfo of the depth image, which must be registered to the RGB camera "
+            "(modality depth): publishes ~/target_point; empty = off (remappable)."
+        ),
+    ),
+    "diagnostics_period": (
+        1.0,
+        _describe("Seconds between /diagnostics messages.", float_range=(0.1, 60.0)),
+    ),
 }
 
 
@@ -276,6 +300,8 @@ class NodeConfig:
     stats_period: float
     event_wait_timeout: float
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    publish_detections: bool = True
+    depth_camera_info_topic: str = ""
 
 
 def one_line(exc: Exception) -> str:
@@ -335,6 +361,17 @@ def read_config(values: dict[str, Any], resolve_topic: Callable[[str], str]) -> 
             raise ConfigError(
                 f"parameter {name} {p[name]!r} is not a valid topic name: {one_line(exc)}"
             ) from None
+    camera_info_topic = p["depth_camera_info_topic"]
+    if camera_info_topic:
+        if p["modality"] != "depth":
+            raise ConfigError("parameter depth_camera_info_topic needs modality depth (the target point is "
+                              f"computed from a registered depth image), got modality {p['modality']!r}")
+        try:
+            validate_topic_name(camera_info_topic)
+            resolve_topic(camera_info_topic)
+        except (NameValidationException, RuntimeError) as exc:
+            raise ConfigError(f"parameter depth_camera_info_topic {camera_info_topic!r} is not a valid topic "
+                              f"name: {one_line(exc)}") from None
     init_box = _number_list(p["init_box"], "init_box", 4)
     if init_box is not None and (init_box[2] <= 0 or init_box[3] <= 0):
         raise ConfigError(f"parameter init_box needs width and height > 0, got {init_box}")
@@ -375,6 +412,8 @@ def read_config(values: dict[str, Any], resolve_topic: Callable[[str], str]) -> 
         stats_period=stats_period,
         max_image_pixels=int(p["max_image_pixels"]),
         event_wait_timeout=float(p["event_wait_timeout"]),
+        publish_detections=bool(p["publish_detections"]),
+        depth_camera_info_topic=camera_info_topic,
     )
 
 

@@ -25,15 +25,21 @@ def vision_msgs_available() -> bool:
     return True
 
 
-def detection_array(header, box: tuple[float, float, float, float], confidence: float, track_id: int):
+def detection_array(header, box: Optional[tuple[float, float, float, float]], confidence: float,
+                    track_id: int):
     """Detection2DArray with one detection: ``header`` (the RGB frame's), the box's centre and size in
-    pixels, one hypothesis (class ``target``, score = confidence) and ``id`` = the track id.
+    pixels, one hypothesis (class ``target``, score = confidence) and ``id`` = the track id; with
+    ``box`` None, no detection (the array still carries the frame's header).
 
     box: (x, y, w, h), (x, y) the top-left corner. The centre is (x + w/2, y + h/2) in the same
     continuous pixel frame as the box.
     """
     from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
+    if box is None:
+        empty = Detection2DArray()
+        empty.header = header
+        return empty
     x, y, w, h = (float(v) for v in box)
     detection = Detection2D()
     detection.header = header

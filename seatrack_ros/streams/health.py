@@ -79,6 +79,11 @@ class HealthMonitor:
         with self._lock:
             self._model_error = error
 
+    @property
+    def model_error(self) -> Optional[str]:
+        with self._lock:
+            return self._model_error
+
     def rates(self, now: float) -> dict[str, float]:
         """Messages per second per stream over the last ``rate_window`` seconds."""
         with self._lock:

@@ -25,6 +25,14 @@ class LatencyLog:
             self.processed += 1
             self._recent.append(entry)
 
+    def samples(self) -> dict[str, list[float]]:
+        """Each part's values (seconds) over the kept frames ({} before any)."""
+        with self._lock:
+            recent = list(self._recent)
+        if not recent:
+            return {}
+        return {part: [r[part] for r in recent] for part in PARTS}
+
     def medians_ms(self) -> dict[str, float]:
         """Median of each part over the kept frames, milliseconds rounded to 0.01 ({} before any)."""
         with self._lock:

@@ -1,0 +1,42 @@
+"""Shutdown and signals (issue 12 items 11-12): the node exits cleanly (code 0, no traceback, no
+"terminate called", no internal error for the frame in flight) for SIGINT and SIGTERM, idle, twice, mid-frame
+and during start-up, run directly and under the real `ros2 launch` with Ctrl-C to the process group; a node
+that fails on a bad parameter exits 2, never -11. One run of each here; scripts/check_shutdown.py repeats
+them (20 runs each) and prints the counts."""
+
+from __future__ import annotations
+
+import pytest
+
+import rosutil
+from shutdown_cases import CASES, ros2_cli, run_case
+
+DOMAIN = rosutil.domain_id(36)
+
+
+@pytest.mark.parametrize("case", [c for c, (how, _, _) in CASES.items() if how == "direct"])
+def test_direct_stop_is_clean(case, tmp_path):
+    outcome = run_case(case, DOMAIN, tmp_path)
+    assert outcome.clean, f"{outcome.why}:\n{outcome.log}"
+
+
+@pytest.mark.skipif(ros2_cli() is None, reason="the ROS 2 launch tools are not installed")
+@pytest.mark.parametrize("case", [c for c, (how, _, _) in CASES.items() if how == "group"])
+def test_ctrl_c_to_the_launch_process_group_is_clean(case, tmp_path):
+    outcome = run_case(case, DOMAIN + 1, tmp_path)
+    assert outcome.clean, f"{outcome.why}:\n{outcome.log}"
+
+
+@pytest.mark.parametrize("value", ["sync_slop:=fast", "init_box:=5", "modality:=sonar"])
+def test_bad_parameter_exits_2_not_a_crash(value):
+    """The half-built node is destroyed before rclpy shuts down (it once crashed at exit with -11)."""
+    import subprocess
+    import sys
+
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-m", "seatrack_ros.ros.node", "--ros-args", "-p", value],
+                              env=rosutil.ros_env(DOMAIN + 2), capture_output=True, text=True, timeout=120,
+                              cwd=str(rosutil.ROOT))
+        output = done.stdout + done.stderr
+        assert done.returncode == 2, output
+        assert "cannot start" in output and "Traceback" not in output, output
