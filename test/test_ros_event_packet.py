@@ -10,6 +10,7 @@ pixel for pixel. Then bad packets: each kind logged once, counted, and tracking 
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import numpy as np
@@ -100,11 +101,14 @@ class EventClient:
 
 @pytest.fixture(scope="module", params=ENCODINGS)
 def client(request, nodes):
+    saved = os.environ.get("ROS_DOMAIN_ID")  # rosutil.Client sets it; later modules' processes inherit it
     c = EventClient(request.param)
     c.encoding = request.param
     c.node = nodes[request.param]
     yield c
     c.close()
+    if saved is not None:
+        os.environ["ROS_DOMAIN_ID"] = saved
 
 
 def frame_packets(frame):

@@ -37,6 +37,11 @@ def test_node_without_event_camera_msgs_takes_event_arrays(tmp_path, monkeypatch
     hidden = tmp_path / "hide" / "event_camera_msgs"
     hidden.mkdir(parents=True)
     (hidden / "__init__.py").write_text('raise ImportError("event_camera_msgs hidden by the test")\n')
+    # rosutil.Client sets this process's ROS variables; monkeypatch puts them back for later modules
+    # (test_ros_launch_testing's launched node inherits them)
+    for name in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_DEFAULT_PROFILES_FILE"):
+        if name in os.environ:
+            monkeypatch.setenv(name, os.environ[name])
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(hidden.parent), os.environ.get("PYTHONPATH", "")]))
     node = rosutil.NodeProcess(DOMAIN, {"rgb_topic": "/cam/rgb", "aux_topic": "/cam/aux", "reliable_qos": True,
                                         "stats_period": 0.0},
