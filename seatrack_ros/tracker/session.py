@@ -205,16 +205,15 @@ class TrackingSession:
                     source=RESOLUTION_CHANGE,
                     problem=problem,
                 )
-        if not self._tracking:
+        def last_box(problem):
+            """This frame's result without a new box: the session's current box, confidence 0."""
             return StepResult(
-                self.box,
-                0.0,
-                self.status,
-                self.track_id,
-                init_error=init_error,
-                model_s=clock() - started,
+                self.box, 0.0, self.status, self.track_id, init_error=init_error, model_s=clock() - started,
                 problem=problem,
             )
+
+        if not self._tracking:
+            return last_box(problem)
         try:
             result = self.tracker.track(rgb, aux)
             box = tuple(float(v) for v in result.box)
@@ -228,15 +227,7 @@ class TrackingSession:
                 raise
             # Never publish NaN: the target counts as lost at its last good box.
             self.status = TrackStatus.LOST
-            return StepResult(
-                self.box,
-                0.0,
-                self.status,
-                self.track_id,
-                init_error=init_error,
-                model_s=clock() - started,
-                problem=InputError(exc.kind, f"{exc}; published as LOST at the last good box"),
-            )
+            return last_box(InputError(exc.kind, f"{exc}; published as LOST at the last good box"))
         model_s = clock() - started
         self.box = box_inside_image(box, self._track_hw)
         threshold = self.lost_threshold if lost_threshold is None else float(lost_threshold)
