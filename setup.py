@@ -18,6 +18,8 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=["seatrack_ros", "seatrack_ros.*"]),
+    # the demo model's weights (docs/demo-model.md), the default when no checkpoint is given
+    package_data={"seatrack_ros": ["weights/*.pth"]},
     install_requires=[
         "numpy>=1.24",
         "opencv-python-headless>=4.8",
@@ -37,6 +39,7 @@ setup(
             "seatrack-demo = seatrack_ros.ros.demo:main",
             "seatrack-event-frames = seatrack_ros.offline.event_frames:main",
             "seatrack-train = seatrack_ros.training.cli:main",
+            "seatrack-scenes = seatrack_ros.training.scenes:main",
         ],
     },
 )

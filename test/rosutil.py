@@ -112,6 +112,10 @@ class NodeProcess:
         args = [sys.executable, "-m", "seatrack_ros.ros.node", "--ros-args"]
         if params_file is not None:  # before the -p overrides, which take precedence
             args += ["--params-file", str(params_file)]
+        if "checkpoint" not in params and "test_weights" not in params and "variant" not in params:
+            # These tests check the node's mechanics with the deterministic test weights; without a
+            # checkpoint the node would run the demo model (test_ros_demo_model.py tracks with it).
+            params = {"test_weights": True, **params}
         for name, value in params.items():
             args += ["-p", _param_arg(name, value)]
         args += name_args or []

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from seatrack_ros.testing import tiny_model as build_tiny_model
+from seatrack_ros.engine.collapsed import EngineNetwork
 from seatrack_ros.engine import (
     TrackEngine,
     apply_half_policy,
@@ -415,7 +416,7 @@ def test_a_failed_compile_keeps_the_plain_network(caplog):
     engine.compile_backend = broken_backend
     with caplog.at_level(logging.WARNING):
         results = run_calls(engine, frames, box)
-    assert not engine.compiled and engine._network is engine.model
+    assert not engine.compiled and isinstance(engine._network, EngineNetwork) and engine._network.model is engine.model
     assert "running it uncompiled" in caplog.text and "no compiler toolchain here" in caplog.text
     assert results == plain
 

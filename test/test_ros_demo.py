@@ -26,7 +26,8 @@ def test_demo_writes_strip_video_and_targets(tmp_path):
     with open(tmp_path / "depth_targets.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 3
-    assert all(row["test_weights"] == "True" for row in rows)
+    assert all(row["test_weights"] == "False" and row["model"] == "demo" for row in rows)  # no checkpoint
+    assert rows[0]["iou"] != "" and float(rows[0]["iou"]) > 0.9  # the init frame: the true box
     assert rows[0]["status"] == "TRACKING"  # the init frame
     assert all(row["status"] in ("TRACKING", "LOST") for row in rows)
     strip = cv2.imread(str(tmp_path / "depth_strip.png"))

@@ -84,7 +84,7 @@ def test_diagnostics_levels(node):
         status = listener.wait_for(WARN, "no rgb messages", timeout=20)
         values = dict((kv.key, kv.value) for kv in status.values)
         assert values["device"] == "cpu" and values["precision"] == "float32", values
-        assert values["model"] == "test weights" and values["lifecycle state"] == "active", values
+        assert values["model"] == "rgbt test weights" and values["lifecycle state"] == "active", values
         assert "pairs processed" in values and "dropped: superseded" in values and "rgb rate (Hz)" in values
 
         init = InitBox()

@@ -182,7 +182,8 @@ def test_ros2_launch_tracks_and_stops_cleanly(name, tmp_path):
         for target in targets:
             assert target.track_id == 1
             assert target.status in (Target.STATUS_TRACKING, Target.STATUS_LOST)
-            assert target.test_weights is True
+            # no checkpoint in the shipped launch: the demo model, reported as such
+            assert target.test_weights is False and target.model == "demo"
             assert target.header.frame_id == "rgb_optical"
             assert 0 <= target.x and target.x + target.width <= WIDTH
             assert 0 <= target.y and target.y + target.height <= HEIGHT
@@ -256,7 +257,8 @@ def test_ros2_launch_params_file_and_cli(tmp_path):
         assert echo.returncode == 0, printed
         assert re.search(r"^track_id: 1$", printed, re.M), printed
         assert re.search(rf"^status: ({Target.STATUS_TRACKING}|{Target.STATUS_LOST})$", printed, re.M), printed
-        assert re.search(r"^test_weights: true$", printed, re.M), printed
+        assert re.search(r"^test_weights: false$", printed, re.M), printed
+        assert re.search(r"^model: demo$", printed, re.M), printed
         client.close()
         client = None
         assert_clean_stop(launched)

@@ -35,6 +35,7 @@ from ..model.head import decode_box
 from ..geometry.crop import crop_window, sample_crop
 from ..geometry.boxes import finish_box, hann_window
 from .gpu_preprocess import CropTables, crop_resize, crop_tables, normalize_crop, window_is_regular
+from .collapsed import EngineNetwork
 from .precision import prepare_model
 
 LOG = logging.getLogger(__name__)
@@ -129,7 +130,8 @@ class TrackEngine:
         self.template_crop_device: torch.Tensor | None = None
         self._outputs: dict[str, torch.Tensor] | None = None
         self._graphs: dict[str, torch.cuda.CUDAGraph] = {}
-        self._network: nn.Module = self.model  # the compiled network once `_compile_network` succeeded
+        # Maps only (the engine decodes its own windowed box); the compiled one once `_compile_network` succeeded
+        self._network: nn.Module = EngineNetwork(self.model)
         self._compile_pending = bool(compile_network)
         self.compiled = False
         self._events = [torch.cuda.Event(enable_timing=True) for _ in range(len(STAGES) + 1)] if self.profile else []
@@ -200,7 +202,8 @@ class TrackEngine:
         self._compile_pending = False
         try:
             compiled = compile_static(
-                self.model, self.compile_backend, None, self.search_input, template_tokens=self.template_tokens
+                EngineNetwork(self.model), self.compile_backend, None, self.search_input,
+                template_tokens=self.template_tokens,
             )
         except Exception as exc:
             LOG.warning("compiling the network failed (%s); running it uncompiled", error_line(exc))

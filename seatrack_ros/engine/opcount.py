@@ -165,8 +165,8 @@ def count_engine_frame(
     keep = precision.collapse_for_inference if collapse else (lambda m: m)
     with mock.patch.object(precision, "collapse_for_inference", keep):
         engine = TrackEngine(model, torch.device("cpu"), TrackerSettings(), dtype=dtype)
-    if maps_only:
-        engine._network = EngineNetwork(engine.model)
+    # The engine runs EngineNetwork; without maps_only count SEATrack.forward as before the rewrites.
+    engine._network = EngineNetwork(engine.model) if maps_only else engine.model
     frames, box = synthetic_pairs(2, frame_hw[0], frame_hw[1], "thermal")
     engine.initialize(*frames[0], box)
     engine.track(*frames[1], list(box))  # tables uploaded, outputs allocated: a steady-state frame

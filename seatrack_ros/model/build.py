@@ -46,6 +46,13 @@ class VariantSpec:
 
 
 _TINY_CONFIG = BackboneConfig(embed_dim=64, depth=2, num_heads=2, fusion_blocks=(1,), lora_rank=4)
+# The demo model (docs/demo-model.md): the same family at ViT-Tiny width, half the depth and half the crop
+# sizes (same context factors), so that it trains from scratch on this project's CPU in about an hour
+# and runs above camera rate there. Fusion (AMG-LoRA + HMoE) in every other block, as released.
+_DEMO_CONFIG = BackboneConfig(
+    embed_dim=192, depth=6, num_heads=3, template_size=64, search_size=128, fusion_blocks=(1, 3, 5)
+)
+DEMO_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "seatrack_demo.pth"
 
 VARIANTS: dict[str, VariantSpec] = {
     # The authors' rgbt / rgbd / rgbe configurations build the same network; only training data differ.
@@ -54,6 +61,11 @@ VARIANTS: dict[str, VariantSpec] = {
     "rgbe": VariantSpec("rgbe", "event", "SEATrack_ep0045.pth.tar", False, benchmarks="VisEvent"),
     "tiny": VariantSpec(
         "tiny", "thermal", None, None, config=_TINY_CONFIG, head_channels=32, benchmarks="smoke tests only"
+    ),
+    # One demo model for the three modalities (trained on all of them); its file ships in the package.
+    "demo": VariantSpec(
+        "demo", "any", DEMO_WEIGHTS.name, False, config=_DEMO_CONFIG, head_channels=64,
+        benchmarks="synthetic scenes only (seatrack_ros.streams.scenes)",
     ),
 }
 RELEASED_VARIANTS = ("rgbt", "rgbd", "rgbe")
@@ -117,7 +129,8 @@ def load_seatrack(
     """Build ``variant`` and load its weights: the one loader of the node and every tool.
 
     checkpoint: a checkpoint file (or a state dict in memory); None loads deterministic test weights
-        (the golden recipe; ``tiny``: seeded weights), whose boxes mean nothing.
+        (the golden recipe; ``tiny``: seeded weights), whose boxes mean nothing, except for ``demo``,
+        whose trained weights ship in the package (`DEMO_WEIGHTS`).
     lora_merged: the file's LoRA convention. None takes the convention of the variant's released file
         (right for that file; a file of another name is loaded the same way, with a warning, because a
         wrong convention loads without error but moves the boxes).
@@ -130,6 +143,10 @@ def load_seatrack(
     from .recipe import make_test_state_dict
 
     spec = variant_spec(variant)
+    if checkpoint is None and spec.name == "demo":  # its weights ship in the package
+        if not DEMO_WEIGHTS.is_file():
+            raise ConfigError(f"the demo model's weights are missing from the installation: {DEMO_WEIGHTS}")
+        checkpoint = DEMO_WEIGHTS
     if checkpoint is None:
         if spec.name == "tiny":
             model = build_tiny_model(seed=1)

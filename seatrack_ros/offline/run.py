@@ -46,18 +46,23 @@ def make_model_tracker_factory(
     device: str,
     modality: str,
     log: Callable = print,
+    variant: Optional[str] = None,
 ) -> TrackerFactory:
-    """Load the network once (`load_seatrack`) and return a factory of fresh trackers sharing it."""
+    """Load the network once (`load_seatrack`) and return a factory of fresh trackers sharing it.
+    ``variant``: registry entry (default: the modality's released one); ``demo`` needs no checkpoint."""
     from seatrack_ros.model import load_seatrack, select_device, variant_for_modality
     from seatrack_ros.tracker import SEATracker
 
-    if not checkpoint:
+    variant = variant or variant_for_modality(modality).name
+    if not checkpoint and variant == "demo":
+        log("NOTE: the demo model (docs/demo-model.md) was trained on synthetic scenes only.")
+    elif not checkpoint:
         assert test_weights
         log(
             "WARNING: running with deterministic TEST weights (--test-weights): the boxes mean nothing; "
             "use them only to check the pipeline."
         )
-    model = load_seatrack(variant_for_modality(modality).name, checkpoint or None, lora_merged)
+    model = load_seatrack(variant, checkpoint or None, None if variant == "demo" else lora_merged)
     torch_device = select_device(device)
     return lambda: SEATracker(model, device=torch_device)
 
@@ -351,7 +356,14 @@ def build_parser() -> argparse.ArgumentParser:
         + ", ".join(f"{v.release_file} for {v.modality}" for v in _released())
         + ")",
     )
-    add_lora_merged_option(w, " (required with --checkpoint: nothing in the file records it)")
+    add_lora_merged_option(w, " (required with --checkpoint of a released variant: nothing in the "
+                              "authors' files records it)")
+    w.add_argument(
+        "--variant",
+        choices=("rgbt", "rgbd", "rgbe", "demo"),
+        help="architecture (default: the modality's released variant); demo: the small demo model, its "
+        "shipped weights unless --checkpoint (e.g. a fine-tuned one) is given",
+    )
     w.add_argument(
         "--test-weights",
         action="store_true",
@@ -429,12 +441,14 @@ def main(argv: Optional[list] = None, make_tracker: Optional[TrackerFactory] = N
     if make_tracker is None:
         if args.checkpoint and args.test_weights:
             parser.error("give either --checkpoint or --test-weights, not both")
-        if not args.checkpoint and not args.test_weights:
+        if args.test_weights and args.variant == "demo":
+            parser.error("the demo variant has no test weights: its trained weights ship with the package")
+        if not args.checkpoint and not args.test_weights and args.variant != "demo":
             parser.error(
                 "no --checkpoint given. Boxes from untrained weights mean nothing; pass --test-weights "
                 "to run the pipeline anyway with deterministic test weights."
             )
-        if args.checkpoint and args.lora_merged is None:
+        if args.checkpoint and args.lora_merged is None and args.variant != "demo":
             parser.error(
                 "--lora-merged true|false is required with --checkpoint (nothing in the file records it; "
                 + "; ".join(f"{v.release_file}: {str(v.lora_merged).lower()}" for v in _released())
@@ -456,7 +470,8 @@ def main(argv: Optional[list] = None, make_tracker: Optional[TrackerFactory] = N
                 parser.error(f"a rosbag2 input needs {', '.join(missing)}")
             if make_tracker is None:
                 make_tracker = make_model_tracker_factory(
-                    args.checkpoint, args.lora_merged, args.test_weights, args.device, args.modality, log
+                    args.checkpoint, args.lora_merged, args.test_weights, args.device, args.modality, log,
+                    args.variant,
                 )
             run_bag(
                 args.input,
@@ -492,6 +507,7 @@ def main(argv: Optional[list] = None, make_tracker: Optional[TrackerFactory] = N
                 args.device,
                 datasets.MODALITY_OF_BENCHMARK[benchmark],
                 log,
+                args.variant,
             )
         summary = run_dataset(
             args.input,

@@ -1,12 +1,17 @@
-"""Demo without a camera or checkpoint: a synthetic RGB + X sequence goes through real ROS 2 topics.
+"""Demo without a camera or checkpoint: a synthetic RGB + X scene goes through real ROS 2 topics.
 
 Three processes besides this one: a replay publisher (the "cameras"), the tracker node and a
 subscriber that prints every target with its latency and writes an annotated image strip (PNG),
-video (MP4) of the node's debug image and a CSV of the targets. By default the replay sends the next
-frame when the previous target arrived (every frame is tracked; the latency is the pipeline's own);
-with --realtime it publishes at the camera rate and the node drops what it cannot keep up with.
+video (MP4) of the node's debug image and a CSV of the targets with their IoU against the scene's
+ground truth. By default the replay sends the next frame when the previous target arrived (every
+frame is tracked; the latency is the pipeline's own); with --realtime it publishes at the camera rate
+and the node drops what it cannot keep up with.
 
-    seatrack-demo                                  # thermal, 640x512, test weights
+The scene is a held-out one of `seatrack_ros.streams.scenes` (seed 10000 and up; the demo model never
+saw it in training). Without --checkpoint the node runs the demo model (docs/demo-model.md), which
+tracks in these scenes and nowhere else.
+
+    seatrack-demo                                  # thermal, 640x512, the demo model
     seatrack-demo --modality event --frames 40
     seatrack-demo --checkpoint SEATrack_ep0060.pth.tar --lora-merged true
     seatrack-demo --realtime --fps 30 --frames 90  # camera rate: stale frames are dropped
@@ -44,12 +49,14 @@ def _parse(argv: Optional[list[str]]) -> argparse.Namespace:
     from seatrack_ros.modalities import MODALITIES
 
     parser.add_argument("--modality", choices=MODALITIES, default="thermal")
-    parser.add_argument("--frames", type=int, default=24, help="frames to replay (default 24)")
+    parser.add_argument("--frames", type=int, default=60, help="frames to replay (default 60)")
+    parser.add_argument("--seed", type=int, default=10000,
+                        help="synthetic scene seed (default 10000; from 10000 up: not used in training)")
     parser.add_argument("--fps", type=float, default=30.0,
                         help="camera rate of the replay with --realtime (default 30)")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=512)
-    parser.add_argument("--checkpoint", default="", help="SEATrack checkpoint; default: test weights")
+    parser.add_argument("--checkpoint", default="", help="SEATrack checkpoint; default: the demo model")
     parser.add_argument("--lora-merged", choices=("true", "false"), default=None,
                         help="checkpoint LoRA convention (default: the convention of the modality's released "
                              "file, from the model registry)")
@@ -121,7 +128,7 @@ def run_replay(args: argparse.Namespace) -> int:
     from sensor_msgs.msg import Image
 
     from seatrack_ros.msg import EventArray, Target
-    from seatrack_ros.streams.synthetic import make_sequence
+    from seatrack_ros.streams.scenes import make_scene_sequence
     from seatrack_ros.ros.typesupport_path import preload_typesupport
 
     preload_typesupport()
@@ -148,7 +155,8 @@ def run_replay(args: argparse.Namespace) -> int:
             time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(0.5)
-    frames = make_sequence(args.frames, args.modality, args.height, args.width, fps=args.fps, seed=1)
+    frames = make_scene_sequence(args.frames, args.modality, args.height, args.width, fps=args.fps, seed=args.seed)
+    truth = []  # (stamp, ground-truth box) of every published frame, for the subscriber's IoU
     period = 1.0 / args.fps
     start = time.monotonic()
     offset_ns = time.time_ns() - frames[0].stamp_ns
@@ -162,11 +170,18 @@ def run_replay(args: argparse.Namespace) -> int:
         else:
             aux_pub.publish(_image(frame.aux, frame.aux_encoding, stamp_ns, f"{args.modality}_optical"))
         rgb_pub.publish(_image(frame.rgb, "rgb8", stamp_ns, "rgb_optical"))
+        truth.append((stamp_ns, *frame.box))
         if args.paced:
             with cond:
                 cond.wait_for(lambda: stamp_ns in answered, timeout=60)
         else:
             time.sleep(max(0.0, start + (index + 1) * period - time.monotonic()))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / f"{args.modality}_truth.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(("stamp_ns", "x", "y", "width", "height"))
+        writer.writerows(truth)
     print(f"[replay] published {len(frames)} {args.width}x{args.height} frame pairs "
           f"({'paced' if args.paced else f'{args.fps:g} fps'})", flush=True)
     time.sleep(0.5)
@@ -208,7 +223,7 @@ def run_subscriber(args: argparse.Namespace) -> int:
                "transport_ms": msg.latency_transport * 1e3, "sync_ms": msg.latency_sync * 1e3,
                "encoding_ms": msg.latency_encoding * 1e3, "model_ms": msg.latency_model * 1e3,
                "publish_ms": msg.latency_publish * 1e3, "received_ms": end_to_end,
-               "dropped_pairs": msg.dropped_pairs, "test_weights": msg.test_weights}
+               "dropped_pairs": msg.dropped_pairs, "test_weights": msg.test_weights, "model": msg.model}
         rows.append(row)
         print(f"[target] t={stamp_ns / 1e9:.3f} box=({msg.x:.1f}, {msg.y:.1f}, {msg.width:.1f}, "
               f"{msg.height:.1f}) conf={msg.confidence:.3f} {row['status']} id={msg.track_id} "
@@ -237,6 +252,7 @@ def run_subscriber(args: argparse.Namespace) -> int:
 
     name = args.modality
     if rows:
+        add_ground_truth(rows, out / f"{name}_truth.csv")
         with open(out / f"{name}_targets.csv", "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()
@@ -252,6 +268,10 @@ def run_subscriber(args: argparse.Namespace) -> int:
         medians = {p: float(np.median([r[p] for r in sample])) for p in parts}
         print(f"[summary] {len(rows)} targets for {args.frames} frames; median over {len(sample)} tracked "
               f"frames: " + ", ".join(f"{p[:-3]} {v:.1f} ms" for p, v in medians.items()), flush=True)
+        ious = [r["iou"] for r in sample if r["iou"] != ""]
+        if ious:
+            print(f"[summary] model {rows[0]['model'] or '?'}: mean IoU with the ground truth {np.mean(ious):.3f} "
+                  f"over {len(ious)} tracked frames", flush=True)
     if debug_frames:
         height, width = debug_frames[0].shape[:2]
         writer = cv2.VideoWriter(str(out / f"{name}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 5.0, (width, height))
@@ -269,11 +289,34 @@ def run_subscriber(args: argparse.Namespace) -> int:
     return 0 if rows else 1
 
 
+def box_iou(a, b) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    inter = max(width, 0.0) * max(height, 0.0)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def add_ground_truth(rows: list[dict], truth_csv: Path) -> None:
+    """Give every target row an ``iou`` with the replayed frame's true box (matched by stamp; empty
+    where the replay wrote no truth, e.g. an interrupted run)."""
+    truth = {}
+    if truth_csv.is_file():
+        with open(truth_csv, newline="") as handle:
+            for r in csv.DictReader(handle):
+                truth[int(r["stamp_ns"])] = tuple(float(r[k]) for k in ("x", "y", "width", "height"))
+    for row in rows:
+        box = truth.get(row["stamp_ns"])
+        tracked = row["status"] != "WAITING"
+        row["iou"] = box_iou((row["x"], row["y"], row["width"], row["height"]), box) if box and tracked else ""
+
+
 def run_main(args: argparse.Namespace) -> int:
-    from seatrack_ros.streams.synthetic import make_sequence
+    from seatrack_ros.streams.scenes import Scene, SceneSettings
 
     env = _env(args.domain_id)
-    first = make_sequence(1, args.modality, args.height, args.width, seed=1)[0]
+    first_box = Scene(args.seed, SceneSettings(height=args.height, width=args.width, fps=args.fps, frames=1)).box(0)
     from seatrack_ros.model.build import variant_for_modality
 
     lora_merged = args.lora_merged or str(variant_for_modality(args.modality).lora_merged).lower()
@@ -283,17 +326,17 @@ def run_main(args: argparse.Namespace) -> int:
                 "-p", f"aux_transport:={'events' if args.modality == 'event' else 'raw'}",
                 "-p", "reliable_qos:=true", "-p", f"device:={args.device}",
                 "-p", f"lora_merged:={lora_merged}",
-                "-p", "init_box:=[" + ",".join(f"{v:.1f}" for v in first.box) + "]"]
+                "-p", "init_box:=[" + ",".join(f"{v:.2f}" for v in first_box) + "]"]
     if args.checkpoint:
         node_cmd += ["-p", f"checkpoint:={os.path.abspath(args.checkpoint)}"]
-    common = ["--modality", args.modality, "--frames", str(args.frames), "--fps", str(args.fps),
+    common = ["--modality", args.modality, "--frames", str(args.frames), "--fps", str(args.fps), "--seed", str(args.seed),
               "--width", str(args.width), "--height", str(args.height), "--out", args.out]
     if args.realtime:
         common.append("--realtime")
     me = [sys.executable, "-m", "seatrack_ros.ros.demo"]
-    print(f"[demo] {args.modality}: {args.frames} frames of {args.width}x{args.height}, "
+    print(f"[demo] {args.modality}: {args.frames} frames of {args.width}x{args.height} (scene {args.seed}), "
           f"{'paced' if args.paced else f'{args.fps:g} fps'}, ROS_DOMAIN_ID={args.domain_id}, "
-          f"weights: {args.checkpoint or 'deterministic test weights (boxes mean nothing)'}", flush=True)
+          f"weights: {args.checkpoint or 'the demo model (synthetic scenes only)'}", flush=True)
     node = subprocess.Popen(node_cmd, env=env)
     subscriber = subprocess.Popen(me + common + ["--role", "subscriber"], env=env)
     replay = None

@@ -72,8 +72,8 @@ def seatrack_launch_description(variant: str):
                               description=f"Auxiliary ({aux_name}) topic ({from_file}; shipped: {aux_topic})."),
         DeclareLaunchArgument("checkpoint", default_value="",
                               description=f"SEATrack checkpoint file, e.g. the released {spec.release_file} "
-                                          f"({from_file}; shipped: none, which runs test weights whose boxes "
-                                          "mean nothing)."),
+                                          f"({from_file}; shipped: none, which runs the demo model, trained on "
+                                          "synthetic scenes only)."),
         DeclareLaunchArgument("lora_merged", default_value="",
                               description="true or false: whether the checkpoint's qkv weights already include "
                                           f"LoRA ({from_file}; shipped: {str(lora_merged).lower()})."),

@@ -9,10 +9,13 @@ from seatrack_ros.msg import Target
 from seatrack_ros.streams.image_conversions import fill_image_msg
 
 
-def target_message(header, step, test_weights: bool, dropped_pairs: int, parts: dict[str, float]) -> Target:
-    """seatrack_ros/Target for one `StepResult`; ``parts``: latency seconds by stage (total = their sum)."""
+def target_message(header, step, test_weights: bool, dropped_pairs: int, parts: dict[str, float],
+                   model: str = "") -> Target:
+    """seatrack_ros/Target for one `StepResult`; ``parts``: latency seconds by stage (total = their sum);
+    ``model``: the registry variant that computed it."""
     msg = Target()
     msg.header = header
+    msg.model = model
     msg.x, msg.y, msg.width, msg.height = step.box
     msg.confidence, msg.status, msg.track_id = step.confidence, int(step.status), step.track_id
     msg.test_weights, msg.dropped_pairs = test_weights, dropped_pairs

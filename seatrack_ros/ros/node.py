@@ -65,6 +65,7 @@ from seatrack_ros.ros.params import (
     check_command_line_types,
     declare_parameters,
     load_node_tracker,
+    model_description,
     node_config,
     one_line,
     refuse_use_sim_time_change,
@@ -129,6 +130,7 @@ class SeaTrackNode(LifecycleNode):
         self.session = None
         self._tracker = None
         self.test_weights = False
+        self.model_name = ""  # the registry variant running (Target.model)
         self._internal_errors = 0
         self._configured: list[Any] = []  # publishers, subscriptions, services, timers of configure
         self._inputs: list[Any] = []  # subscriptions of activate
@@ -190,7 +192,7 @@ class SeaTrackNode(LifecycleNode):
     def _configure(self) -> None:
         log = self.get_logger()
         cfg = with_available_event_transport(node_config(self), log.warning)  # self.config is set last: it marks the node as configured
-        self._tracker, self.test_weights = load_node_tracker(cfg, log)
+        self._tracker, self.test_weights, self.model_name = load_node_tracker(cfg, log)
         from seatrack_ros.tracker import TrackingSession  # torch, once the parameters are known good
 
         self.session = TrackingSession(self._tracker)
@@ -462,7 +464,7 @@ class SeaTrackNode(LifecycleNode):
         point = self._target_point(pair, rgb.shape[:2], step)
         parts["publish"] = time.perf_counter() - t_model
         msg = target_message(
-            rgb_item.msg.header, step, self.test_weights, self._sync.stats().superseded, parts
+            rgb_item.msg.header, step, self.test_weights, self._sync.stats().superseded, parts, self.model_name
         )
         msg.point_valid = point is not None
         if self._stop.is_set():  # deactivated or shutting down while the frame was in the model
@@ -501,6 +503,7 @@ class SeaTrackNode(LifecycleNode):
             "status": int(self.session.status),
             "track_id": self.session.track_id,
             "test_weights": self.test_weights,
+            "model": self.model_name,
             "last_init_error": self.session.last_init_error,
             "median_latency_ms": self._latency.medians_ms(),
             "sync": self._sync.stats().as_dict(),
@@ -530,9 +533,9 @@ class SeaTrackNode(LifecycleNode):
         cfg, tracker = self.config, self._tracker
         info.update({
             "modality": cfg.modality,
-            "model": cfg.checkpoint or "test weights",
+            "model": model_description(self.model_name, cfg.checkpoint, self.test_weights),
             "device": str(tracker.device),
-            "precision": "float16" if tracker.half else "float32",
+            "precision": tracker.precision,
         })
         sync = self._sync.stats()
         counters = Counters(

@@ -18,7 +18,7 @@ from rclpy.validate_topic_name import validate_topic_name
 
 from seatrack_ros.errors import ConfigError
 from seatrack_ros.modalities import MODALITIES
-from seatrack_ros.model.build import DEVICES, variant_for_modality
+from seatrack_ros.model.build import DEVICES, RELEASED_VARIANTS, variant_for_modality
 from seatrack_ros.streams.compressed_check import DEFAULT_MAX_IMAGE_PIXELS
 from seatrack_ros.streams.event_input import DEFAULT_EVENT_WAIT_S
 from seatrack_ros.streams.sync import DEFAULT_SYNC_SLOP
@@ -64,6 +64,9 @@ MIN_STATS_PERIOD = 0.1
 MAX_IMAGE_PIXELS_RANGE = (64 * 64, 1 << 28)
 
 # name -> (default, descriptor). A default of None declares a parameter that may stay unset.
+NODE_VARIANTS = ("", *RELEASED_VARIANTS, "demo")
+PRECISIONS = ("float32", "bfloat16", "auto")
+
 PARAMETERS: dict[str, tuple[Any, ParameterDescriptor]] = {
     "modality": (
         "thermal",
@@ -111,8 +114,25 @@ PARAMETERS: dict[str, tuple[Any, ParameterDescriptor]] = {
     "checkpoint": (
         "",
         _describe(
-            "Path to the SEATrack checkpoint (.pth/.pth.tar). Empty: deterministic test weights whose "
-            "boxes mean nothing (for tests and demos)."
+            "Path to the SEATrack checkpoint (.pth/.pth.tar). Empty: the demo model that ships with the "
+            "package (trained on synthetic scenes only: it follows targets in the demo, not in real "
+            "camera images), or the test weights with test_weights:=true."
+        ),
+    ),
+    "variant": (
+        "",
+        _describe(
+            "Architecture of the checkpoint: rgbt, rgbd, rgbe (the released ViT-B models) or demo (the "
+            "small demo model, e.g. fine-tuned by seatrack-train). Empty: the modality's released "
+            "variant with a checkpoint, the demo model without one.",
+            constraints="empty or one of: rgbt, rgbd, rgbe, demo",
+        ),
+    ),
+    "test_weights": (
+        False,
+        _describe(
+            "Run deterministic test weights of the variant instead of a checkpoint (for tests: the boxes "
+            "mean nothing; every Target says test_weights=true)."
         ),
     ),
     # The declared default is the modality's released file's convention (see `declare_parameters`).
@@ -131,6 +151,14 @@ PARAMETERS: dict[str, tuple[Any, ParameterDescriptor]] = {
         ),
     ),
     "half": (True, _describe("Run the model in float16 on CUDA (ignored on CPU).")),
+    "precision": (
+        "float32",
+        _describe(
+            "CPU arithmetic: float32 (the reference's), bfloat16, or auto (bfloat16 where the CPU has "
+            "native bfloat16 units). Ignored on CUDA (see half).",
+            constraints="one of: float32, bfloat16, auto",
+        ),
+    ),
     "cuda_graphs": (
         True,
         _describe(
@@ -302,6 +330,9 @@ class NodeConfig:
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     publish_detections: bool = True
     depth_camera_info_topic: str = ""
+    variant: str = ""
+    test_weights: bool = False
+    precision: str = "float32"
 
 
 def one_line(exc: Exception) -> str:
@@ -372,6 +403,18 @@ def read_config(values: dict[str, Any], resolve_topic: Callable[[str], str]) -> 
         except (NameValidationException, RuntimeError) as exc:
             raise ConfigError(f"parameter depth_camera_info_topic {camera_info_topic!r} is not a valid topic "
                               f"name: {one_line(exc)}") from None
+    if p["variant"] not in NODE_VARIANTS:
+        raise ConfigError(f"parameter variant must be empty or one of {NODE_VARIANTS[1:]}, got {p['variant']!r}")
+    if p["test_weights"] and p["checkpoint"]:
+        raise ConfigError("parameters test_weights and checkpoint exclude each other: test_weights:=true "
+                          "runs deterministic weights instead of a file")
+    if p["test_weights"] and p["variant"] == "demo":
+        raise ConfigError("the demo variant has no test weights: its trained weights ship with the package")
+    if not p["checkpoint"] and not p["test_weights"] and p["variant"] not in ("", "demo"):
+        raise ConfigError(f"parameter variant {p['variant']} needs a checkpoint (or test_weights:=true); "
+                          "without one the node runs the demo model")
+    if p["precision"] not in PRECISIONS:
+        raise ConfigError(f"parameter precision must be one of {PRECISIONS}, got {p['precision']!r}")
     init_box = _number_list(p["init_box"], "init_box", 4)
     if init_box is not None and (init_box[2] <= 0 or init_box[3] <= 0):
         raise ConfigError(f"parameter init_box needs width and height > 0, got {init_box}")
@@ -414,6 +457,9 @@ def read_config(values: dict[str, Any], resolve_topic: Callable[[str], str]) -> 
         event_wait_timeout=float(p["event_wait_timeout"]),
         publish_detections=bool(p["publish_detections"]),
         depth_camera_info_topic=camera_info_topic,
+        variant=p["variant"],
+        test_weights=bool(p["test_weights"]),
+        precision=p["precision"],
     )
 
 
@@ -445,36 +491,65 @@ def node_config(node) -> NodeConfig:
 
 
 TEST_WEIGHTS_WARNING = (
-    "No checkpoint given: running DETERMINISTIC TEST WEIGHTS. The boxes mean nothing; every "
+    "test_weights:=true: running DETERMINISTIC TEST WEIGHTS. The boxes mean nothing; every "
     "Target is marked test_weights=true. Set the 'checkpoint' parameter for real tracking."
 )
+DEMO_MODEL_WARNING = (
+    "No checkpoint given: running the DEMO MODEL (docs/demo-model.md), trained on the project's synthetic "
+    "scenes only. It follows targets in the demo, not in real camera images; every Target says "
+    "model='demo'. Set the 'checkpoint' parameter to a released SEATrack file for real tracking."
+)
+
+
+def node_variant(cfg: NodeConfig) -> str:
+    """The registry variant the node runs: the demo model without a checkpoint (unless test weights),
+    else ``variant`` or the modality's released one."""
+    if not cfg.checkpoint and not cfg.test_weights:
+        return "demo"
+    return cfg.variant or variant_for_modality(cfg.modality).name
+
+
+def model_description(variant: str, checkpoint: str, test_weights: bool) -> str:
+    """What runs, for /diagnostics: "rgbt: /path/file.pth", "rgbt test weights", "demo (shipped ...)"."""
+    if test_weights:
+        return f"{variant} test weights"
+    if not checkpoint:
+        return f"{variant} (shipped weights, synthetic scenes only)"
+    return f"{variant}: {checkpoint}"
 
 
 def load_node_tracker(cfg: NodeConfig, log):
     """The tracker for ``cfg`` (`seatrack_ros.tracker.load_tracker`; torch is imported only now, so a
-    bad parameter fails fast), with the start-up lines on ``log``. Returns (tracker, test_weights)."""
+    bad parameter fails fast), with the start-up lines on ``log``. Returns (tracker, test_weights,
+    variant name)."""
     import time
 
     from seatrack_ros.tracker import load_tracker
 
     started = time.perf_counter()
+    variant = node_variant(cfg)
     tracker, test_weights = load_tracker(
         cfg.modality,
         cfg.checkpoint or None,
-        cfg.lora_merged,
+        None if variant == "demo" else cfg.lora_merged,  # seatrack-train's files record theirs
         cfg.device,
+        variant=variant,
         half=cfg.half,
         cuda_graphs=cfg.cuda_graphs,
         compile_network=cfg.compile_network,
+        precision=cfg.precision,
     )
     if test_weights:
         log.warning(TEST_WEIGHTS_WARNING)
+    elif not cfg.checkpoint:
+        log.warning(DEMO_MODEL_WARNING)
+    precision = tracker.precision_choice.name if tracker.precision_choice is not None else ""
     log.info(
-        f"model loaded in {time.perf_counter() - started:.1f} s on {tracker.device}"
+        f"model {variant} loaded in {time.perf_counter() - started:.1f} s on {tracker.device}"
         f"{' float16' if tracker.half else ''}{' with CUDA graphs' if tracker.cuda_graphs else ''}"
-        f"{'' if test_weights else f' from {cfg.checkpoint}'}"
+        f"{f' {precision}' if precision else ''}{f' from {cfg.checkpoint}' if cfg.checkpoint else ''}"
     )
-    return tracker, test_weights
+    return tracker, test_weights, variant
 
 
 def refuse_use_sim_time_change(parameters) -> SetParametersResult:

@@ -41,6 +41,8 @@ def draw_debug_view(rgb: np.ndarray, aux: np.ndarray, modality: str, target) -> 
     label = f"{label}  score {confidence:.2f}  id {track_id}"
     if test_weights:
         label += "  TEST WEIGHTS (box meaningless)"
+    elif getattr(target, "model", "") == "demo":
+        label += "  demo model (synthetic scenes only)"
     cv2.putText(canvas, label, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
     cv2.putText(canvas, label, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, colour, 1, cv2.LINE_AA)
     cv2.putText(

@@ -282,22 +282,27 @@ def load_tracker(
     lora_merged: Optional[bool] = None,
     device: str = "auto",
     *,
+    variant: Optional[str] = None,
     half: bool = False,
     cuda_graphs: bool = False,
     compile_network: bool = False,
+    precision: str = "float32",
 ):
-    """The released variant for ``modality`` (`load_seatrack`) in a `SEATracker` on ``device``
-    (`select_device`). Returns (tracker, uses_test_weights). float16, CUDA graphs and compiling
-    exist on the CUDA pipeline only; elsewhere the tracker runs float32 eager without a warning.
+    """Registry ``variant`` (default: the released variant for ``modality``) loaded by `load_seatrack`
+    in a `SEATracker` on ``device`` (`select_device`). Returns (tracker, uses_test_weights): without a
+    checkpoint the released variants run deterministic test weights, the ``demo`` variant its shipped
+    weights. float16, CUDA graphs and compiling exist on the CUDA pipeline only; elsewhere the tracker
+    runs eager without a warning. ``precision`` (float32, bfloat16, auto) applies on the CPU only.
 
-    Raises ConfigError for an unknown modality or device or a missing file, CheckpointError for an
-    unreadable or mismatched file.
+    Raises ConfigError for an unknown modality, variant or device or a missing file, CheckpointError
+    for an unreadable or mismatched file.
     """
     from ..model import load_seatrack, select_device, variant_for_modality
     from .tracker import SEATracker
 
     torch_device = select_device(device)
-    model = load_seatrack(variant_for_modality(modality).name, checkpoint, lora_merged)
+    name = variant or variant_for_modality(modality).name
+    model = load_seatrack(name, checkpoint, lora_merged)
     on_cuda = torch_device.type == "cuda"
     tracker = SEATracker(
         model,
@@ -305,5 +310,6 @@ def load_tracker(
         half=bool(half and on_cuda),
         cuda_graphs=bool(cuda_graphs and on_cuda),
         compile_network=bool(compile_network and on_cuda),
+        precision=precision if not on_cuda else "float32",
     )
-    return tracker, checkpoint is None
+    return tracker, checkpoint is None and name != "demo"

@@ -117,7 +117,11 @@ class SEATracker:
         precision: str = "float32",
     ):
         self.device = torch.device(device)
-        self.settings = settings or TrackerSettings()
+        if settings is None:  # the crop sizes the network was built for; the released models' factors
+            config = getattr(model, "config", None)
+            settings = TrackerSettings() if config is None else TrackerSettings(
+                template_size=config.template_size, search_size=config.search_size)
+        self.settings = settings
         self.engine = None
         self.precision_choice = None  # CPU only: what `precision` resolved to and why
         if self.device.type == "cuda" and gpu_pipeline:

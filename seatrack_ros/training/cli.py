@@ -40,6 +40,12 @@ def _floats(text: str, count: int, what: str) -> tuple:
     return values
 
 
+def _seed_range(text: str) -> list:
+    from .scenes import _seed_range as parse
+
+    return parse(text)
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -86,8 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fine-tune SEATrack (only the 0.64M LoRA, HMoE and guidance parameters; everything else "
                     "frozen) following the authors' recipe, on benchmark folders (LasHeR, RGBT234, GTOT, "
                     "VisEvent, DepthTrack layouts) and/or rosbag2 recordings with a box file.")
-    p.add_argument("inputs", nargs="+", type=Path,
+    p.add_argument("inputs", nargs="*", type=Path,
                    help="dataset roots, sequence folders, rosbag2 folders or .mcap/.db3 files (one modality)")
+    p.add_argument("--scenes", type=_seed_range,
+                   help="also train on synthetic scenes with these seeds (e.g. 0-999), each seen by every "
+                        "modality of --scene-modalities (seatrack_ros.streams.scenes; the demo model's data)")
+    p.add_argument("--scene-modalities", default="thermal,depth,event",
+                   help="modalities the synthetic scenes are rendered for (thermal,depth,event)")
+    p.add_argument("--scene-frames", type=_positive_int, default=120, help="frames per synthetic scene (120)")
     p.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, history.csv, loss_curve.png")
     w = p.add_argument_group("start weights (one of them; a run folder with a checkpoint resumes instead)")
     w.add_argument("--checkpoint", help="a SEATrack checkpoint (the authors' release or a seatrack-train one)")
@@ -97,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "start from the authors' initialisation")
     w.add_argument("--test-weights", action="store_true",
                    help="start from the deterministic test weights (for checking the pipeline only)")
+    w.add_argument("--from-scratch", action="store_true",
+                   help="start from random weights (with --trainable all: how the demo model was trained)")
     w.add_argument("--no-resume", action="store_true",
                    help="refuse to continue an existing run in --out (default: resume it)")
     d = p.add_argument_group("benchmark folders")
@@ -117,7 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mono16-range", type=lambda s: _floats(s, 2, "--mono16-range"),
                    help="lo,hi counts mapped to 0..255 for 16-bit thermal images (default per-frame min-max)")
     r = p.add_argument_group("recipe (defaults: the authors' values for the modality, see docs/training.md)")
-    r.add_argument("--variant", choices=("rgbt", "rgbd", "rgbe"), help="recipe (default from the modality)")
+    r.add_argument("--variant", choices=("rgbt", "rgbd", "rgbe", "demo"),
+                   help="architecture and recipe (default from the modality; demo: the small demo model)")
+    r.add_argument("--trainable", choices=("peft", "all"),
+                   help="peft: the authors' 0.64M LoRA/HMoE/guidance parameters (default); all: every "
+                        "parameter (the demo variant's default)")
     r.add_argument("--epochs", type=_positive_int)
     r.add_argument("--samples-per-epoch", type=_positive_int, help="training pairs per epoch (60000)")
     r.add_argument("--batch-size", type=_positive_int, default=32, help="pairs per iteration (32)")
@@ -127,9 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--max-gap", type=_positive_int, default=200, help="template-search frame gap bound (200)")
     r.add_argument("--min-frames", type=_positive_int, default=20, help="shortest usable sequence (20)")
     r.add_argument("--min-visible", type=_positive_int, default=5, help="fewest visible targets per sequence (5)")
-    r.add_argument("--dropout", type=_probability, default=0.1, help="LoRA / HMoE dropout probability (0.1; 0 disables)")
-    r.add_argument("--drop-path", type=_probability, default=0.1,
-                   help="stochastic depth rate of the last block (0.1; 0 disables)")
+    r.add_argument("--dropout", type=_probability,
+                   help="LoRA / HMoE dropout probability (0.1; demo 0; 0 disables)")
+    r.add_argument("--drop-path", type=_probability,
+                   help="stochastic depth rate of the last block (0.1; demo 0; 0 disables)")
     h = p.add_argument_group("hardware")
     h.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (cpu)")
     h.add_argument("--precision", choices=("auto", "float32", "bfloat16", "float16"), default="auto",
@@ -146,6 +165,8 @@ def _collect_sources(args, parser, log) -> tuple[str, list]:
     from .data import BagSpec, extract_bag_frames, open_dataset_sources
     from ..offline.bag import is_bag_path
 
+    if not args.inputs and not args.scenes:
+        parser.error("nothing to train on: give dataset folders, bags or --scenes")
     bags = [p for p in args.inputs if is_bag_path(p)]
     folders = [p for p in args.inputs if not is_bag_path(p)]
     modalities, sources = set(), []
@@ -167,9 +188,21 @@ def _collect_sources(args, parser, log) -> tuple[str, list]:
         log(f"{folder}: {len(found)} sequences ({modality})")
         modalities.add(modality)
         sources.extend(found)
-    if len(modalities) != 1:
+    if args.scenes:
+        from ..streams.scenes import SceneSettings
+        from .scenes import scene_sources
+
+        scene_modalities = tuple(m for m in args.scene_modalities.split(",") if m)
+        unknown = [m for m in scene_modalities if m not in MODALITIES]
+        if unknown or not scene_modalities:
+            parser.error(f"--scene-modalities: expected some of {', '.join(MODALITIES)}, got {args.scene_modalities!r}")
+        found = scene_sources(args.scenes, scene_modalities, SceneSettings(frames=args.scene_frames))
+        log(f"synthetic scenes: {len(args.scenes)} seeds x {len(scene_modalities)} modalities = {len(found)} sequences")
+        sources.extend(found)
+        modalities.update(scene_modalities)
+    if len(modalities) != 1 and not (args.variant == "demo"):
         parser.error(f"all inputs must carry one modality; found {', '.join(sorted(modalities))}")
-    return modalities.pop(), sources
+    return ("any" if len(modalities) > 1 else modalities.pop()), sources
 
 
 def main(argv: Optional[list] = None) -> int:
@@ -177,7 +210,7 @@ def main(argv: Optional[list] = None) -> int:
     args = parser.parse_args(argv)
     log = print
     starts = [o for o, v in (("--checkpoint", args.checkpoint), ("--ostrack", args.ostrack),
-                             ("--test-weights", args.test_weights)) if v]
+                             ("--test-weights", args.test_weights), ("--from-scratch", args.from_scratch)) if v]
     if len(starts) > 1:
         parser.error(f"give one start: {' or '.join(starts)}")
     resolve_lora_merged(args, "seatrack-train")
@@ -185,10 +218,11 @@ def main(argv: Optional[list] = None) -> int:
         import torch
 
         from ..model import build_seatrack, load_checkpoint, load_ostrack_pretrained, make_test_state_dict
+        from ..model.build import variant_spec
         from ..model.checkpoint import read_checkpoint
         from .data import MODALITY_VARIANT, usable_sources
         from .sampling import SamplingSettings
-        from .trainer import LATEST, TrainConfig, Trainer
+        from .trainer import LATEST, TrainConfig, Trainer, init_from_scratch
 
         if args.threads:
             torch.set_num_threads(args.threads)
@@ -198,7 +232,8 @@ def main(argv: Optional[list] = None) -> int:
                   file=sys.stderr)
             return 1
         if not starts and not resumable:
-            parser.error("no start weights: give --checkpoint (with --lora-merged), --ostrack or --test-weights")
+            parser.error("no start weights: give --checkpoint (with --lora-merged), --ostrack, --test-weights "
+                         "or --from-scratch")
         if args.checkpoint and not resumable:  # read first: its LoRA convention may be recorded in it
             start_state, recorded = read_checkpoint(args.checkpoint)
             lora_merged = recorded if recorded is not None else args.lora_merged
@@ -211,12 +246,14 @@ def main(argv: Optional[list] = None) -> int:
         modality, sources = _collect_sources(args, parser, log)
         sources = usable_sources(sources, args.min_frames, args.min_visible, log)
         variant = args.variant or MODALITY_VARIANT[modality]
+        spec = variant_spec(variant)
         config = TrainConfig.for_variant(
             variant, epochs=args.epochs, samples_per_epoch=args.samples_per_epoch, batch_size=args.batch_size,
             lr=args.lr, lr_drop_epoch=args.lr_drop_epoch, seed=args.seed, device=args.device,
             precision=args.precision, workers=args.workers, save_every=args.save_every,
-            dropout=args.dropout, drop_path=args.drop_path,
-            sampling=SamplingSettings(max_gap=args.max_gap))
+            dropout=args.dropout, drop_path=args.drop_path, trainable=args.trainable,
+            sampling=SamplingSettings(max_gap=args.max_gap, template_size=spec.config.template_size,
+                                      search_size=spec.config.search_size))
         model = build_seatrack(variant)
         if not resumable:
             if args.checkpoint:
@@ -225,6 +262,9 @@ def main(argv: Optional[list] = None) -> int:
             elif args.ostrack:
                 load_ostrack_pretrained(model, args.ostrack, seed=args.seed)
                 log(f"start: OSTrack weights {args.ostrack}; LoRA/HMoE/guidance initialised as the authors do")
+            elif args.from_scratch:
+                init_from_scratch(model, seed=args.seed)
+                log("start: random weights (from scratch)")
             else:
                 load_checkpoint(model, make_test_state_dict(model), lora_merged=False, merge=False)
                 log("start: deterministic TEST weights (for checking the pipeline; the result tracks nothing)")

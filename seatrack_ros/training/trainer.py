@@ -48,7 +48,11 @@ RECIPES = {
     "rgbt": {"lr": 4e-4, "epochs": 60, "lr_drop_epoch": 48},
     "rgbd": {"lr": 4e-4, "epochs": 25, "lr_drop_epoch": 48},
     "rgbe": {"lr": 6e-5, "epochs": 45, "lr_drop_epoch": 48},
+    # Not the authors': the demo model, trained from scratch with every parameter (docs/demo-model.md).
+    "demo": {"lr": 5e-4, "epochs": 10, "lr_drop_epoch": 8, "samples_per_epoch": 6400, "trainable": "all",
+             "dropout": 0.0, "drop_path": 0.0},
 }
+TRAINABLE_SETS = ("peft", "all")  # peft: the authors' rule (TRAINABLE_KEYWORDS); all: every parameter
 
 
 def is_trainable_name(name: str, keywords: tuple[str, ...] = TRAINABLE_KEYWORDS) -> bool:
@@ -70,6 +74,46 @@ def freeze_for_peft(model: nn.Module, keywords: tuple[str, ...] = TRAINABLE_KEYW
         if wanted:
             trainable.append(param)
     return trainable
+
+
+def freeze_for(model: nn.Module, trainable: str) -> list[nn.Parameter]:
+    """``trainable`` "peft": `freeze_for_peft`; "all": every parameter trains (training from scratch)."""
+    if trainable == "peft":
+        return freeze_for_peft(model)
+    if trainable != "all":
+        raise ValueError(f"trainable must be one of {TRAINABLE_SETS}, got {trainable!r}")
+    params = list(model.parameters())
+    for param in params:
+        param.requires_grad_(True)
+    return params
+
+
+def init_from_scratch(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Random weights for training from scratch: ViT-style truncated normal (std 0.02) linear weights and
+    position embeddings, zero biases, unit LayerNorms, He-uniform convolutions, then LoRA, HMoE
+    and guidance initialised as for fine-tuning (`init_peft_parameters`)."""
+    from ..model.checkpoint import init_peft_parameters
+
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            if isinstance(module, nn.Linear):
+                module.weight.copy_(torch.randn(module.weight.shape, generator=gen).clamp_(-2, 2) * 0.02)
+                if module.bias is not None:
+                    module.bias.zero_()
+            elif isinstance(module, nn.LayerNorm):
+                module.weight.fill_(1.0)
+                module.bias.zero_()
+            elif isinstance(module, nn.Conv2d):  # He uniform: the head's convolutions feed ReLUs
+                bound = math.sqrt(6.0 / module.weight[0].numel())
+                module.weight.copy_((torch.rand(module.weight.shape, generator=gen) * 2 - 1) * bound)
+                if module.bias is not None:
+                    module.bias.zero_()
+        for name, param in model.named_parameters():
+            if "pos_embed" in name:
+                param.copy_(torch.randn(param.shape, generator=gen).clamp_(-2, 2) * 0.02)
+    init_peft_parameters(model, seed)
+    return model
 
 
 def set_train_mode(model: nn.Module) -> nn.Module:
@@ -267,6 +311,7 @@ class TrainConfig:
     save_every: int = 0  # iterations between mid-epoch checkpoints (0: only at epoch ends)
     dropout: float = 0.1  # the authors' LoRA / HMoE dropouts (0 disables them)
     drop_path: float = 0.1  # stochastic depth of the last block (0 disables it)
+    trainable: str = "peft"  # TRAINABLE_SETS: the authors' PEFT rule, or every parameter (from scratch)
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
 
     @classmethod
@@ -305,7 +350,7 @@ class Trainer:
         self.device = torch.device(config.device)
         self.autocast_dtype = resolve_precision(config.precision, self.device)
         self.model = model.to(self.device)
-        self.params = freeze_for_peft(self.model)
+        self.params = freeze_for(self.model, config.trainable)
         set_train_mode(self.model)
         torch.manual_seed(config.seed)  # the dropouts' draws; the pairs have their own seeds
         self.stochastic_hooks = add_stochastic_layers(self.model, config.dropout, config.drop_path)
