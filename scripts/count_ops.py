@@ -5,8 +5,8 @@ exact rewrites of seatrack_ros.engine.collapsed / fold; optionally the float32 C
 Counts one steady-state frame of the engine's stages as the CUDA graph would hold them: crop +
 normalise, network (backbone + head), decode (Hann window, peak, box). "before" is the engine as it
 was (prepare_model without collapse_for_inference, network = SEATrack.forward); "after" is
-prepare_model as it is now, with the network stage once as SEATrack.forward (what cuda_tracker calls
-today, still decoding pred_boxes) and once as EngineNetwork (maps only). Kinds: kernel / view /
+prepare_model as it is now, with the network stage once as SEATrack.forward (still decoding
+pred_boxes) and once as EngineNetwork (maps only: what the engine runs). Kinds: kernel / view /
 allocation (see seatrack_ros.engine.opcount); the target (<= 250 per frame) is on kernels. By default each
 scaled_dot_product_attention call counts as one kernel, as on CUDA (this CPU runs the guided attention's
 math fallback); --attention-as-dispatched counts what the CPU dispatches.

@@ -171,9 +171,16 @@ def run_benchmark(args) -> dict:
         attention=None if on_cuda else "fused",
     )
     baseline = SEATracker(baseline_model, device, gpu_pipeline=False)
+    # First frames apart from the steady state: initialize() (template, and on CUDA the graph capture)
+    # and the first track() (whatever is still set up lazily).
+    first = {"candidate": {"initialize": Series(), "first_track": Series()},
+             "baseline": {"initialize": Series(), "first_track": Series()}}
     rgb0, aux0 = frames[0]
-    candidate.initialize(rgb0, aux0, init_box)
-    baseline.initialize(rgb0, aux0, init_box)
+    for name, tracker in (("candidate", candidate), ("baseline", baseline)):
+        with timer.measure(first[name]["initialize"]):
+            tracker.initialize(rgb0, aux0, init_box)
+        with timer.measure(first[name]["first_track"]):
+            tracker.track(*frames[1])
 
     track = {"candidate": Series(), "baseline": Series()}
     stages = {name: Series() for name in STAGES}
@@ -187,6 +194,25 @@ def run_benchmark(args) -> dict:
         if keep:
             for name, ms in candidate.stage_times().items():
                 stages[name].samples.append(ms)
+
+    # Other frame sizes (e.g. 1920x1080): the whole track() call only, the same two trackers' models.
+    track_extra = {}
+    for width, height in args.extra_frame or []:
+        extra_frames, extra_box = synthetic_sequence(width, height, min(total + 1, 64), seed=args.seed)
+        pair = {
+            "candidate": SEATracker(candidate_model, device, half=half, cuda_graphs=graphs,
+                                    attention=None if on_cuda else "fused"),
+            "baseline": SEATracker(baseline_model, device, gpu_pipeline=False),
+        }
+        series = {"candidate": Series(), "baseline": Series()}
+        for tracker in pair.values():
+            tracker.initialize(*extra_frames[0], extra_box)
+        for i in range(total):
+            rgb, aux = extra_frames[1 + i % (len(extra_frames) - 1)]
+            for name in ("baseline", "candidate"):
+                with timer.measure(series[name] if i >= warmup else None):
+                    pair[name].track(rgb, aux)
+        track_extra[f"{width}x{height}"] = {k: v.summary() for k, v in series.items()}
 
     # Network only, batch 1: the baseline as the authors time it (template + search in, float32 eager).
     forward = {"candidate": Series(), "baseline": Series()}
@@ -267,13 +293,30 @@ def run_benchmark(args) -> dict:
         "cpu_compile": compile_report,
         "cpu_bf16_units": bf16_units,
         "kernels": kernels,
+        "first_frame": {k: {stage: v.summary() for stage, v in d.items()} for k, d in first.items()},
+        "track_extra": track_extra,
+        "op_count": count_operators(args) if args.op_count else None,
     }
     report["speedup"] = {
         "forward_median": _ratio(report["forward"]),
         "track_median": _ratio(report["track"]),
         **{f"forward_median_{k}": _ratio({"baseline": report["forward"]["baseline"], "candidate": v}) for k, v in report["cpu_variants_forward"].items()},
+        **{f"track_median_{k}": _ratio(v) for k, v in track_extra.items()},
     }
     return report
+
+
+def count_operators(args) -> dict:
+    """Kernels (and views, allocations) one steady-state engine frame dispatches, per stage: the float16
+    engine path counted on the CPU (`seatrack_ros.engine.opcount`, attention as one kernel as on CUDA;
+    scripts/count_ops.py compares with the engine before the rewrites)."""
+    from .engine.opcount import KINDS, count_engine_frame
+
+    counters = count_engine_frame(_load_model(args, merge=False), collapse=True, maps_only=True,
+                                  attention_as_one=True)
+    per_stage = {stage: {kind: sum(1 for r in c.records if r[1] == kind) for kind in KINDS}
+                 for stage, c in counters.items()}
+    return {"per_stage": per_stage, "kernels_per_frame": sum(v["kernel"] for v in per_stage.values())}
 
 
 def profile_network(candidate: SEATracker, search: torch.Tensor, device: torch.device, top: int) -> dict:
@@ -373,8 +416,17 @@ def format_report(report: dict) -> str:
     for name, summary in report["cpu_variants_forward"].items():
         lines.append(row(f"  forward, {name}", summary, report["forward"]["baseline"]))
     lines.append(row("track() whole call", report["track"]["candidate"], report["track"]["baseline"]))
+    for size, pair in report.get("track_extra", {}).items():
+        lines.append(row(f"  track() at {size}", pair["candidate"], pair["baseline"]))
     for name, summary in report["stages"].items():
         lines.append(row(f"  stage {name}", summary))
+    for name, stages_ in report.get("first_frame", {}).items():
+        lines.append(f"first frame, {name}: initialize() {stages_['initialize'].get('median_ms', 0):.1f} ms, "
+                     f"first track() {stages_['first_track'].get('median_ms', 0):.1f} ms (not in the rows above)")
+    ops = report.get("op_count")
+    if ops:
+        lines.append(f"operators per engine frame (float16 plan, counted on the CPU): {ops['kernels_per_frame']} kernels; "
+                     + ", ".join(f"{stage} {v['kernel']}" for stage, v in ops["per_stage"].items()))
     if report.get("cpu_bf16_units") is not None:
         units = ", ".join(report["cpu_bf16_units"]) or "none (emulated, usually slower than float32)"
         lines.append(f"{BF16_VARIANT} variant: native bfloat16 units of this CPU: {units}")
@@ -434,7 +486,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--tiny-model", action="store_true", help="the registry's tiny variant: a 2-block narrow network (smoke tests only)"
     )
     parser.add_argument("--json", default=None, help="also write the report as JSON to this path")
+    parser.add_argument("--extra-frame", type=_frame_size, action="append", metavar="WxH",
+                        help="also time track() at this frame size, e.g. 1920x1080 (repeatable)")
+    parser.add_argument("--op-count", action="store_true",
+                        help="also count the operators of one engine frame (float16 plan, on the CPU)")
     return parser
+
+
+def _frame_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 1920x1080, got {text!r}") from None
+    if width < 16 or height < 16:
+        raise argparse.ArgumentTypeError(f"frame size must be at least 16x16, got {text!r}")
+    return width, height
 
 
 def main(argv: list[str] | None = None) -> int:

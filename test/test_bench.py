@@ -95,3 +95,31 @@ def test_bench_cpu_bfloat16_variant(tmp_path, capsys):
     assert report["cpu_variants_forward"][bench.BF16_VARIANT]["n"] == 2
     assert set(report["cpu_bf16_units"]) <= {"AMX", "AVX512-BF16"}
     assert f"forward, {bench.BF16_VARIANT}" in printed and "native bfloat16 units of this CPU" in printed
+
+
+def test_bench_reports_first_frame_extra_sizes_and_operator_count(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    argv = ["--device", "cpu", "--tiny-model", "--frames", "2", "--warmup", "0", "--width", "160", "--height",
+            "120", "--extra-frame", "320x200", "--op-count", "--json", str(out)]
+    assert bench.main(argv) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(out.read_text())
+    for who in ("candidate", "baseline"):
+        for stage in ("initialize", "first_track"):
+            assert report["first_frame"][who][stage]["n"] == 1 and report["first_frame"][who][stage]["median_ms"] > 0
+        assert report["track_extra"]["320x200"][who]["n"] == 2
+    assert "track_median_320x200" in report["speedup"] and "track() at 320x200" in printed
+    ops = report["op_count"]
+    assert set(ops["per_stage"]) == {"crop_normalize", "network", "decode"}
+    assert ops["kernels_per_frame"] == sum(v["kernel"] for v in ops["per_stage"].values()) > 20
+    assert f"{ops['kernels_per_frame']} kernels" in printed
+    # without the options, none of it
+    assert bench.main(argv[:11] + ["--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["op_count"] is None and report["track_extra"] == {}
+
+
+@pytest.mark.parametrize("text", ["1920", "axb", "8x8"])
+def test_bench_rejects_bad_frame_sizes(text):
+    with pytest.raises(SystemExit):
+        bench.build_parser().parse_args(["--extra-frame", text])

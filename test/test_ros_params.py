@@ -32,6 +32,13 @@ BAD = {
     "homography scalar": ({"aux_to_rgb_homography": 3.5}, r"aux_to_rgb_homography needs a list of 9 numbers"),
     "rgb topic with a space": ({"rgb_topic": "bad topic"}, r"rgb_topic 'bad topic' is not a valid topic name"),
     "aux topic repeated slash": ({"aux_topic": "/a//b"}, r"aux_topic '/a//b' is not a valid topic name"),
+    "unknown variant": ({"variant": "vitl"}, r"variant must be empty or one of"),
+    "test weights and a checkpoint": ({"test_weights": True, "checkpoint": "/x.pth"},
+                                      r"test_weights and checkpoint exclude each other"),
+    "demo test weights": ({"test_weights": True, "variant": "demo"}, r"the demo variant has no test weights"),
+    "released variant without a checkpoint": ({"variant": "rgbe", "test_weights": False},
+                                              r"variant rgbe needs a checkpoint"),
+    "unknown precision": ({"precision": "int8"}, r"precision must be one of"),
 }
 # rejected before the model loads (a bad name must not cost the model's start-up time)
 BEFORE_MODEL = {"rgb topic with a space", "aux topic repeated slash"}
