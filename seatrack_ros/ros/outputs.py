@@ -42,7 +42,9 @@ class TargetOutputs:
         pub_events = PublisherEventCallbacks(
             incompatible_qos=lambda info: self.get_logger().warning(qos.incompatible_subscriber_text(info))
         )
-        self.target_pub = self.create_publisher(Target, "~/target", qos.TARGET_QOS, event_callbacks=pub_events)
+        self.target_pub = self.create_publisher(
+            Target, "~/target", qos.TARGET_QOS, event_callbacks=pub_events
+        )
         made.append(self.target_pub)
         self.debug_pub = self.create_publisher(
             Image, "~/debug_image", qos.DEBUG_IMAGE_QOS, event_callbacks=pub_events
