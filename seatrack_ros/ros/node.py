@@ -5,6 +5,11 @@ A shell that wires ROS-free parts to topics, services and one worker thread: par
 decoding and aux preparation (`.image_conversions`, `.aux`, `.event_input`), the target's life
 (`seatrack_ros.tracker.TrackingSession`) and the debug picture (`.debug_view`).
 
+This file holds the lifecycle (what each transition creates, starts, stops and drops) and `main`.
+The node's other jobs are mixins, one file each under seatrack_ros/ros/: the camera subscriptions
+(`inputs`), ``~/init`` / ``~/set_init_box`` / ``~/reset`` (`target_requests`), the worker thread
+(`worker`), the per-frame outputs (`outputs`), and stats / summary / diagnostics (`node_health`).
+
 Threading: the executor thread only runs the callbacks, which stamp each message with its receive time
 and hand it to the synchronizer. The worker takes the newest matched pair, decodes and encodes it,
 steps the session and publishes, so inference (about 1.5 s on a CPU) never blocks the executor and
@@ -28,36 +33,21 @@ if __name__ == "__main__":  # python -m: a Ctrl-C while the imports below load e
 
     exit_quietly_on_stop_signal()
 
-import json
 import sys
 import threading
-import time
-from dataclasses import dataclass
 from typing import Any, Optional
 
-import numpy as np
 import rclpy
 from rclpy.exceptions import NameValidationException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.signals import SignalHandlerOptions
 
-try:
-    from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
-except ImportError:  # Humble: the same classes live in rclpy.qos_event
-    from rclpy.qos_event import PublisherEventCallbacks, SubscriptionEventCallbacks
-from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import PointStamped
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
-from std_msgs.msg import String
-from std_srvs.srv import Trigger
-
-from seatrack_ros.errors import CheckpointError, ConfigError, InputError
-from seatrack_ros.msg import EventArray, InitBox, Target
-from seatrack_ros.ros import qos
-from seatrack_ros.ros.event_packet_msgs import event_packet_type, with_available_event_transport
-from seatrack_ros.modalities.depth_point import intrinsics_from_camera_info, registered_target_point
-from seatrack_ros.ros.messages import image_message, target_message
+from seatrack_ros.errors import CheckpointError, ConfigError
+from seatrack_ros.ros.event_packet_msgs import with_available_event_transport
+from seatrack_ros.ros.inputs import CameraInputs
+from seatrack_ros.ros.node_health import NodeHealth
+from seatrack_ros.ros.outputs import TargetOutputs
 from seatrack_ros.ros.params import (
     HELP,
     PARAMETERS,
@@ -65,47 +55,31 @@ from seatrack_ros.ros.params import (
     check_command_line_types,
     declare_parameters,
     load_node_tracker,
-    model_description,
     node_config,
     one_line,
     refuse_use_sim_time_change,
 )
-from seatrack_ros.ros.standard_outputs import (
-    detection_array,
-    diagnostic_array,
-    point_stamped,
-    vision_msgs_available,
-)
 from seatrack_ros.ros.stop_signals import StopRequested, StopSignals
+from seatrack_ros.ros.target_requests import TargetRequests
 from seatrack_ros.ros.typesupport_path import preload_typesupport
-from seatrack_ros.srv import SetInitBox
+from seatrack_ros.ros.worker import PairWorker
 from seatrack_ros.streams.aux import AuxPreparer
-from seatrack_ros.streams.debug_view import draw_debug_view
 from seatrack_ros.streams.event_input import RgbPacer, make_event_input
-from seatrack_ros.streams.health import ERROR, OK, Counters, HealthMonitor, HealthReport
-from seatrack_ros.streams.image_conversions import decode_image, to_rgb8
-from seatrack_ros.streams.latency import LatencyLog, summary_line
-from seatrack_ros.streams.monitor import StreamMonitor, streams_apart_text, time_jump_text
+from seatrack_ros.streams.health import HealthMonitor
+from seatrack_ros.streams.latency import LatencyLog
+from seatrack_ros.streams.monitor import StreamMonitor
 from seatrack_ros.streams.problems import ProblemCounter
-from seatrack_ros.streams.stamps import checked_header_stamp_ns
-from seatrack_ros.streams.sync import MatchedPair, StampSynchronizer
+from seatrack_ros.streams.sync import StampSynchronizer
 
 preload_typesupport()
 
 __all__ = ["PARAMETERS", "ConfigError", "NodeConfig", "SeaTrackNode", "main"]
 
 
-@dataclass
-class Received:
-    """A message as handed from a callback to the worker."""
-
-    msg: Any
-    stamp_ns: int
-    received_ns: int  # ROS clock at callback entry
-    previous_stamp_ns: int = 0  # RGB only: stamp of the RGB message received before this one
-
-
-class SeaTrackNode(LifecycleNode):
+# The mixins are the node's other jobs, one file each, on the state the lifecycle below creates and
+# drops. They have no __init__ and no state of their own, so super().__init__ reaches LifecycleNode
+# and their methods resolve as they did when written in this class.
+class SeaTrackNode(CameraInputs, TargetRequests, PairWorker, TargetOutputs, NodeHealth, LifecycleNode):
     """ROS 2 lifecycle node around :class:`seatrack_ros.tracker.TrackingSession` (see the module docstring)."""
 
     def __init__(self, **node_kwargs) -> None:
@@ -139,9 +113,7 @@ class SeaTrackNode(LifecycleNode):
         self._intrinsics = None
         self._sync: Optional[StampSynchronizer] = None
         self._events = None  # streams/event_input.py: EventArray or EventPacket windows, if any
-        # /diagnostics runs in every state, so a lifecycle manager also sees why configure failed.
-        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_timer(float(self.get_parameter("diagnostics_period").value), self._publish_diagnostics)
+        self._start_diagnostics()
 
     # ------------------------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -203,41 +175,13 @@ class SeaTrackNode(LifecycleNode):
         self._monitor = StreamMonitor(cfg.sync_slop)
         self._prepare_aux = AuxPreparer(cfg.modality, cfg.homography, cfg.mono16_range, info=log.info)
         self._latency = LatencyLog()
-        self._last_activity = (0, 0, 0)
         self._internal_errors = 0
         if cfg.init_box is not None:
             self.session.request_init(cfg.init_box, "init_box parameter")
 
-        pub_events = PublisherEventCallbacks(
-            incompatible_qos=lambda info: self.get_logger().warning(qos.incompatible_subscriber_text(info))
-        )
-        made = self._configured
-        self.target_pub = self.create_publisher(
-            Target, "~/target", qos.TARGET_QOS, event_callbacks=pub_events
-        )
-        self.debug_pub = self.create_publisher(
-            Image, "~/debug_image", qos.DEBUG_IMAGE_QOS, event_callbacks=pub_events
-        )
-        self.stats_pub = self.create_publisher(String, "~/stats", 10)
-        made += [self.target_pub, self.debug_pub, self.stats_pub]
-        self.detections_pub = None
-        if cfg.publish_detections:
-            if vision_msgs_available():
-                from vision_msgs.msg import Detection2DArray
-
-                self.detections_pub = self.create_publisher(Detection2DArray, "~/detections", qos.TARGET_QOS)
-                made.append(self.detections_pub)
-            else:
-                log.info("vision_msgs does not import: ~/detections is not published")
-        self.point_pub = None
-        if cfg.depth_camera_info_topic:
-            self.point_pub = self.create_publisher(PointStamped, "~/target_point", qos.TARGET_QOS)
-            made.append(self.point_pub)
-        made.append(self.create_subscription(InitBox, "~/init", self._on_init_topic, 10))
-        made.append(self.create_service(SetInitBox, "~/set_init_box", self._on_set_init_box))
-        made.append(self.create_service(Trigger, "~/reset", self._on_reset))
-        if cfg.stats_period > 0:
-            made.append(self.create_timer(cfg.stats_period, self._log_summary))
+        self._create_target_outputs(cfg)
+        self._create_target_requests()
+        self._create_stats_output(cfg)
         self.config = cfg
 
     def _deactivate(self) -> None:
@@ -287,274 +231,6 @@ class SeaTrackNode(LifecycleNode):
             self._deactivate()  # also when the transition could not run
             self._release()
             self.destroy_node()
-
-    # ------------------------------------------------------------------------------ callbacks
-    def _subscribe_inputs(self) -> None:
-        cfg = self.config
-        rgb_type = CompressedImage if cfg.rgb_transport == "compressed" else Image
-        aux_type = {"raw": Image, "compressed": CompressedImage, "events": EventArray}.get(cfg.aux_transport)
-        aux_type = aux_type or event_packet_type()  # event_packet (imports: with_available_event_transport)
-        for topic, msg_type, callback in (
-            (cfg.rgb_topic, rgb_type, self._on_rgb),
-            (cfg.aux_topic, aux_type, self._on_aux if self._events is None else self._on_events),
-        ):
-            events = SubscriptionEventCallbacks(
-                incompatible_qos=lambda info, topic=topic: self.get_logger().warning(
-                    qos.incompatible_publisher_text(self.resolve_topic_name(topic), info, cfg.reliable_qos)
-                )
-            )
-            self._inputs.append(self.create_subscription(
-                msg_type, topic, callback, qos.input_qos(cfg.reliable_qos), event_callbacks=events
-            ))
-        if cfg.depth_camera_info_topic:
-            self._inputs.append(self.create_subscription(
-                CameraInfo, cfg.depth_camera_info_topic, self._on_camera_info, qos.input_qos(cfg.reliable_qos)
-            ))
-
-    def _on_camera_info(self, msg: CameraInfo) -> None:
-        try:
-            self._intrinsics = intrinsics_from_camera_info(msg.k, msg.width, msg.height)
-        except InputError as exc:
-            self._intrinsics = None
-            self.problems.report(exc.kind, f"{exc}; no ~/target_point until a valid one arrives")
-
-    def _stamp_of(self, msg: Any, stream: str) -> int:
-        try:
-            stamp_ns = checked_header_stamp_ns(msg, stream)
-        except InputError as exc:
-            self.problems.report(exc.kind, str(exc))
-            return 0
-        if stamp_ns <= 0:
-            self.problems.report(
-                f"{stream}_no_stamp",
-                f"{stream} message without header.stamp dropped (it cannot be synchronised)",
-            )
-        return stamp_ns
-
-    def _check_time_jump(self, stream: str, stamp_ns: int) -> None:
-        """Reset the synchroniser when a stamp lies far behind the newest one seen on its stream."""
-        back_ns = self._monitor.time_jump(stream, stamp_ns)
-        if back_ns:
-            self.problems.report("time_jump", time_jump_text(stream, back_ns))
-            self._sync.reset()
-            if self._events is not None:
-                self._events.clear()
-
-    def _note_match(self, stream: str, matched: bool) -> None:
-        """Report streams whose stamps keep differing by more than sync_slop (clocks not synchronised)."""
-        offset_ns = self._monitor.note_match(stream, matched)
-        if offset_ns is not None:
-            self.problems.report("streams_apart", streams_apart_text(offset_ns, self.config.sync_slop))
-
-    def _on_rgb(self, msg) -> None:
-        received_ns = self.get_clock().now().nanoseconds
-        self.health.note_message("rgb", time.monotonic())
-        stamp_ns = self._stamp_of(msg, "rgb")
-        if stamp_ns <= 0:
-            return
-        self._check_time_jump("rgb", stamp_ns)
-        previous = self._monitor.previous_rgb(stamp_ns)
-        self._note_match("rgb", self._sync.add_rgb(stamp_ns, Received(msg, stamp_ns, received_ns, previous)))
-
-    def _on_aux(self, msg) -> None:
-        received_ns = self.get_clock().now().nanoseconds
-        self.health.note_message("aux", time.monotonic())
-        stamp_ns = self._stamp_of(msg, "aux")
-        if stamp_ns > 0:
-            self._check_time_jump("aux", stamp_ns)
-            self._note_match("aux", self._sync.add_aux(stamp_ns, Received(msg, stamp_ns, received_ns)))
-
-    def _on_events(self, msg) -> None:
-        """EventArray or EventPacket: decoded and stored for the worker's windows (streams/event_input.py)."""
-        received_ns = self.get_clock().now().nanoseconds
-        self.health.note_message("aux", time.monotonic())
-        try:
-            stamp_ns = self._events.packet_stamp(msg)
-            self._check_time_jump("aux", stamp_ns)
-            self._events.add(msg)
-        except InputError as exc:
-            self.problems.report(exc.kind, str(exc))
-            return
-        # Only counted: the worker waits (bounded) for the RGB frame's window in the buffer.
-        self._note_match("aux", self._sync.add_aux(stamp_ns, Received(None, stamp_ns, received_ns)))
-
-    # ---------------------------------------------------------------------------- init / reset
-    def _on_init_topic(self, msg: InitBox) -> None:
-        box = (msg.x, msg.y, msg.width, msg.height)
-        offer = self.session.offer_init(box, "init topic")
-        if not offer.accepted:
-            self.problems.report(
-                "init_topic_rejected", f"init box on {self.resolve_topic_name('~/init')} {offer.message}"
-            )
-        else:
-            checked = "" if offer.checked_against_frame else "; checked against the next frame"
-            self.requests.report(
-                "init_topic", f"init box {box} accepted (track id {offer.track_id}){checked}"
-            )
-
-    def _on_set_init_box(self, request, response):
-        box = (request.x, request.y, request.width, request.height)
-        offer = self.session.offer_init(box, "set_init_box service")
-        response.success, response.track_id, response.message = offer.accepted, offer.track_id, offer.message
-        if offer.accepted:
-            self.requests.report("set_init_box", f"set_init_box {box} {response.message}")
-        else:
-            self.problems.report("set_init_box_rejected", f"set_init_box {box} {response.message}")
-        return response
-
-    def _on_reset(self, request, response):
-        # The synchronizer is left alone: resetting it would drop the next parked pair and its
-        # watermarks, letting output stamps go backwards. The session keeps the last track id.
-        self.session.request_reset()
-        response.success, response.message = True, "reset: waiting for a new init box"
-        self.requests.report("reset", response.message)
-        return response
-
-    # ---------------------------------------------------------------------------------- worker
-    def _work(self) -> None:
-        while not self._stop.is_set():
-            pair = self._sync.take(timeout=0.2)
-            if pair is None:
-                continue
-            try:
-                self._process(pair)
-            except InputError as exc:
-                self.problems.report(exc.kind, f"frame pair skipped: {exc}")
-            except Exception as exc:  # keep the node alive; a bug is still reported loudly once per kind
-                self._internal_errors += 1
-                self.problems.report(
-                    f"internal_{type(exc).__name__}", f"frame pair skipped after an unexpected error: {exc!r}"
-                )
-
-    def _aux_image(self, pair: MatchedPair, rgb_hw: tuple[int, int]) -> np.ndarray:
-        if self._events is None:
-            return self._prepare_aux(*decode_image(pair.aux.msg, self.config.max_image_pixels), rgb_hw)
-        cfg = self.config
-        window = self._events.window(pair.rgb.stamp_ns, pair.rgb.previous_stamp_ns, cfg.event_wait_timeout)
-        # no packet decoded yet: an empty (white) frame at the RGB size
-        return self._prepare_aux(window.events, None, rgb_hw, sensor_hw=window.sensor_hw or rgb_hw)
-
-    def _process(self, pair: MatchedPair) -> None:
-        t_taken = time.perf_counter()
-        rgb_item: Received = pair.rgb
-        transport = max(0.0, (rgb_item.received_ns - rgb_item.stamp_ns) / 1e9)
-        sync_wait = max(0.0, (self.get_clock().now().nanoseconds - rgb_item.received_ns) / 1e9)
-        rgb = to_rgb8(*decode_image(rgb_item.msg, self.config.max_image_pixels))
-        aux = self._aux_image(pair, rgb.shape[:2])
-        t_encoded = time.perf_counter()
-        if self._events is not None:  # the wait for the event window is synchronisation, not encoding
-            sync_wait += self._events.last_window.waited_s
-            t_taken += self._events.last_window.waited_s
-        step = self.session.step(rgb, aux, lost_threshold=self.get_parameter("lost_threshold").value)
-        if step.init_error is not None:
-            self.problems.report("init_rejected", str(step.init_error))
-        if step.problem is not None:  # each resolution change is a change of state: logged each time
-            # the string of tracker.session.RESOLUTION_CHANGE: importing it here would import torch
-            changed = step.problem.kind == "resolution_change"
-            self.problems.report(step.problem.kind, str(step.problem), every_time=changed)
-        if step.initialized:
-            self.requests.report(
-                "track_started", f"tracking {step.box} as track {step.track_id} ({step.source})"
-            )
-        t_model = time.perf_counter()
-
-        parts = dict(
-            transport=transport, sync=sync_wait, encoding=t_encoded - t_taken, model=t_model - t_encoded
-        )
-        point = self._target_point(pair, rgb.shape[:2], step)
-        parts["publish"] = time.perf_counter() - t_model
-        msg = target_message(
-            rgb_item.msg.header, step, self.test_weights, self._sync.stats().superseded, parts, self.model_name
-        )
-        msg.point_valid = point is not None
-        if self._stop.is_set():  # deactivated or shutting down while the frame was in the model
-            return
-        self.target_pub.publish(msg)
-        self._latency.add(parts)
-        if self.detections_pub is not None:
-            self.detections_pub.publish(self._detections(msg))
-        if point is not None:
-            self.point_pub.publish(point_stamped(msg.header, point))
-        if self.get_parameter("publish_debug_image").value and self.debug_pub.get_subscription_count() > 0:
-            view = draw_debug_view(rgb, aux, self.config.modality, msg)  # the box as published (float32)
-            self.debug_pub.publish(image_message(msg.header, view))
-
-    def _detections(self, msg: Target):
-        """One detection while TRACKING; an empty array otherwise (nothing set yet, or the target lost)."""
-        if msg.status != Target.STATUS_TRACKING:
-            return detection_array(msg.header, None, 0.0, msg.track_id)
-        return detection_array(msg.header, (msg.x, msg.y, msg.width, msg.height), msg.confidence, msg.track_id)
-
-    def _target_point(self, pair: MatchedPair, rgb_hw: tuple[int, int], step):
-        """The target's 3D point from the registered depth image (None: not asked for, no camera_info
-        yet, not tracking, or no valid depth in the box's centre)."""
-        if self.point_pub is None or self._intrinsics is None or int(step.status) != Target.STATUS_TRACKING:
-            return None
-        try:
-            return registered_target_point(*decode_image(pair.aux.msg), rgb_hw, step.box, self._intrinsics)
-        except InputError as exc:
-            self.problems.report(exc.kind, f"no target point: {exc}")
-            return None
-
-    # ---------------------------------------------------------------------------------- stats
-    def stats(self) -> dict[str, Any]:
-        return {
-            "processed": self._latency.processed,
-            "status": int(self.session.status),
-            "track_id": self.session.track_id,
-            "test_weights": self.test_weights,
-            "model": self.model_name,
-            "last_init_error": self.session.last_init_error,
-            "median_latency_ms": self._latency.medians_ms(),
-            "sync": self._sync.stats().as_dict(),
-            "problems": self.problems.totals(),
-            "requests": self.requests.totals(),
-            **({"events": self._events.counters()} if self._events is not None else {}),
-        }
-
-    def _log_summary(self) -> None:
-        stats = self.stats()
-        recent = self.problems.take_summary()
-        self.stats_pub.publish(String(data=json.dumps(stats)))
-        activity = (stats["processed"], stats["sync"]["rgb_received"], stats["sync"]["aux_received"])
-        if activity != self._last_activity or recent:  # else nothing new to say
-            self._last_activity = activity
-            self.get_logger().info(summary_line(stats, recent))
-
-    def health_report(self) -> HealthReport:
-        """The /diagnostics report for the current lifecycle state."""
-        state = self._state_machine.current_state[1]
-        info = {"lifecycle state": state}
-        if self.config is None:
-            error = self.health.model_error
-            if error:
-                return HealthReport(ERROR, f"model failed: {error}", tuple(info.items()))
-            return HealthReport(OK, f"{state}: not configured", tuple(info.items()))
-        cfg, tracker = self.config, self._tracker
-        info.update({
-            "modality": cfg.modality,
-            "model": model_description(self.model_name, cfg.checkpoint, self.test_weights),
-            "device": str(tracker.device),
-            "precision": tracker.precision,
-        })
-        sync = self._sync.stats()
-        counters = Counters(
-            processed=self._latency.processed,
-            matched=sync.matched,
-            received={"rgb": sync.rgb_received, "aux": sync.aux_received},
-            dropped=sync.as_dict(),
-            internal_errors=self._internal_errors,
-        )
-        report = self.health.report(time.monotonic(), counters, self._latency.samples(), info)
-        if state != "active" and report.level != ERROR:
-            return HealthReport(OK, f"{state}: not taking frames", report.values)
-        return report
-
-    def _publish_diagnostics(self) -> None:
-        report = self.health_report()
-        name = f"seatrack: {self.get_fully_qualified_name()}"
-        stamp = self.get_clock().now().to_msg()
-        self.diagnostics_pub.publish(diagnostic_array(stamp, name, self.get_fully_qualified_name(), report))
 
 
 def start_error_text(exc: Exception) -> str:

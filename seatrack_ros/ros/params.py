@@ -545,7 +545,7 @@ def load_node_tracker(cfg: NodeConfig, log):
         log.warning(DEMO_MODEL_WARNING)
     precision = tracker.precision_choice.name if tracker.precision_choice is not None else ""
     log.info(
-        f"model {variant} loaded in {time.perf_counter() - started:.1f} s on {tracker.device}"
+        f"model loaded in {time.perf_counter() - started:.1f} s ({variant}) on {tracker.device}"
         f"{' float16' if tracker.half else ''}{' with CUDA graphs' if tracker.cuda_graphs else ''}"
         f"{f' {precision}' if precision else ''}{f' from {cfg.checkpoint}' if cfg.checkpoint else ''}"
     )
