@@ -1,4 +1,4 @@
-"""The shipped demo model tracks: one held-out synthetic scene per modality through the library (mean
+"""The shipped demo model tracks: held-out synthetic scenes of each modality through the library (mean
 IoU >= 0.5, the issue's bar), with an untrained network of the same architecture as the negative
 control; and the file is what docs/demo-model.md says it is."""
 
@@ -17,8 +17,10 @@ from seatrack_ros.training.scenes import encode_scene_frame
 from seatrack_ros.training.trainer import init_from_scratch
 
 FRAMES = 120
-# One held-out scene per modality (seeds >= 10000 are never used in training).
-SCENES = {"thermal": HELD_OUT_SEED_START, "depth": HELD_OUT_SEED_START + 1, "event": HELD_OUT_SEED_START + 2}
+# The first three held-out scenes (seeds >= 10000 are never used in training), for every modality: one
+# scene alone varies too much (the event scores of single scenes range from 0.37 to 0.83 success AUC, see
+# docs/demo-model.md), so the bar is on their mean.
+SCENES = (HELD_OUT_SEED_START, HELD_OUT_SEED_START + 1, HELD_OUT_SEED_START + 2)
 
 
 def _iou(a, b) -> float:
@@ -55,15 +57,15 @@ def test_the_shipped_file_is_small_float16_and_records_its_convention():
     assert set(state) == set(build_seatrack("demo").state_dict())
 
 
-@pytest.mark.parametrize("modality", sorted(SCENES))
-def test_the_demo_model_follows_a_held_out_target(demo_model, modality):
-    ious = _track(demo_model, modality, SCENES[modality])
-    assert ious.mean() >= 0.5, f"{modality}: mean IoU {ious.mean():.3f}"
+@pytest.mark.parametrize("modality", ["thermal", "depth", "event"])
+def test_the_demo_model_follows_held_out_targets(demo_model, modality):
+    per_scene = [float(_track(demo_model, modality, seed).mean()) for seed in SCENES]
+    assert np.mean(per_scene) >= 0.5, f"{modality}: mean IoU per scene {per_scene}"
 
 
 def test_an_untrained_network_does_not(demo_model):
     """Negative control: the same architecture and tracker with random weights loses the target, so the
     bar above measures training, not the scene's ease or the first box."""
     untrained = init_from_scratch(build_seatrack("demo"), seed=0).eval()
-    ious = _track(untrained, "thermal", SCENES["thermal"], frames=40)
+    ious = _track(untrained, "thermal", SCENES[0], frames=40)
     assert ious.mean() < 0.3, f"untrained: mean IoU {ious.mean():.3f}"
