@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from seatrack_ros.modalities import encode_aux, render_events
 from seatrack_ros.model import load_seatrack
 from seatrack_ros.model.build import build_seatrack
 from seatrack_ros.model.checkpoint import read_checkpoint
-from seatrack_ros.modalities import encode_aux, render_events
 from seatrack_ros.streams.scenes import Scene, SceneSettings
 from seatrack_ros.training import cli
 from seatrack_ros.training.export import export_weights

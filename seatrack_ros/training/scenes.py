@@ -81,7 +81,8 @@ def write_scene_dataset(root: Path, modality: str, seeds, settings: SceneSetting
     `LAYOUT_OF_MODALITY`; lossless PNG/BMP frames where the layout allows, JPEG quality 98 for LasHeR);
     returns ``root``. Sequence names are ``scene<seed>``."""
     root = Path(root)
-    layout = LAYOUT_OF_MODALITY[modality]
+    if modality not in LAYOUT_OF_MODALITY:
+        raise ValueError(f"unknown modality {modality!r}; expected one of {tuple(LAYOUT_OF_MODALITY)}")
     for seed in seeds:
         scene = Scene(seed, settings)
         seq = root / f"scene{seed:05d}"
