@@ -109,6 +109,7 @@ class Scene:
         self.settings = s = settings
         h, w = s.height, s.width
         self._backgrounds = None  # made at the first rendering: a training run holds thousands of scenes
+        self._last_layers = None  # (index, layers) of the last frame drawn, see `_layers`
         rng = np.random.default_rng([self.seed, 7, 1])
         self.target = self._make_object(rng, target=True)
         count = int(rng.integers(s.distractors[0], s.distractors[1] + 1))
@@ -207,12 +208,17 @@ class Scene:
     # -- rendering ------------------------------------------------------------------------------------
 
     def _layers(self, index: int):
-        """Per object, back to front: (object, x0, y0, patch RGB float, alpha float, scale)."""
+        """Per object, back to front: (object, x0, y0, patch RGB float, alpha float, scale).
+
+        The last frame's layers are kept: a frame's RGB and auxiliary images are drawn from the same
+        layers (resized textures, motion blur), which the callers only read."""
+        if self._last_layers is not None and self._last_layers[0] == index:
+            return self._last_layers[1]
         layers = []
         for obj in [*self.distractors, self.target]:
-            x, y, w, h = self._rect(obj, index)
-            _, _, scale = self._size(obj, index)
-            x0, y0 = int(round(x)), int(round(y))
+            w, h, scale = self._size(obj, index)
+            centre = self._centre(obj, index, w, h)
+            x0, y0 = int(round(centre[0] - w / 2)), int(round(centre[1] - h / 2))
             pw, ph = max(2, int(round(w))), max(2, int(round(h)))
             patch = cv2.resize(obj.texture, (pw, ph), interpolation=cv2.INTER_AREA).astype(np.float32)
             alpha = np.ones((ph, pw), np.float32)
@@ -220,11 +226,12 @@ class Scene:
                 alpha[:] = 0
                 cv2.ellipse(alpha, (pw // 2, ph // 2), (max(1, pw // 2), max(1, ph // 2)), 0, 0, 360, 1.0, -1)
             if obj is self.target:
-                velocity = self._centre(obj, index, w, h) - self._centre(obj, index - 1, w, h)
+                velocity = centre - self._centre(obj, index - 1, w, h)
                 speed = float(np.hypot(*velocity))
                 if speed > self.settings.blur_speed:
                     patch, alpha, x0, y0 = _motion_blur(patch, alpha, x0, y0, velocity, speed)
             layers.append((obj, x0, y0, patch, alpha, scale))
+        self._last_layers = (index, layers)
         return layers
 
     def _composite(self, canvas: np.ndarray, x0: int, y0: int, value, alpha: np.ndarray) -> None:
