@@ -182,36 +182,27 @@ def run_benchmark(args) -> dict:
         with timer.measure(first[name]["first_track"]):
             tracker.track(*frames[1])
 
-    track = {"candidate": Series(), "baseline": Series()}
     stages = {name: Series() for name in STAGES}
-    for i in range(total):
-        rgb, aux = frames[1 + i % (len(frames) - 1)]
-        keep = i >= warmup
-        with timer.measure(track["baseline"] if keep else None):
-            baseline.track(rgb, aux)
-        with timer.measure(track["candidate"] if keep else None):
-            candidate.track(rgb, aux)
-        if keep:
-            for name, ms in candidate.stage_times().items():
-                stages[name].samples.append(ms)
+
+    def record_stages() -> None:
+        for name, ms in candidate.stage_times().items():
+            stages[name].samples.append(ms)
+
+    track = _time_tracks({"baseline": baseline, "candidate": candidate}, frames, total, warmup, timer,
+                         record_stages)
 
     # Other frame sizes (e.g. 1920x1080): the whole track() call only, the same two trackers' models.
     track_extra = {}
     for width, height in args.extra_frame or []:
         extra_frames, extra_box = synthetic_sequence(width, height, min(total + 1, 64), seed=args.seed)
         pair = {
+            "baseline": SEATracker(baseline_model, device, gpu_pipeline=False),
             "candidate": SEATracker(candidate_model, device, half=half, cuda_graphs=graphs,
                                     attention=None if on_cuda else "fused"),
-            "baseline": SEATracker(baseline_model, device, gpu_pipeline=False),
         }
-        series = {"candidate": Series(), "baseline": Series()}
         for tracker in pair.values():
             tracker.initialize(*extra_frames[0], extra_box)
-        for i in range(total):
-            rgb, aux = extra_frames[1 + i % (len(extra_frames) - 1)]
-            for name in ("baseline", "candidate"):
-                with timer.measure(series[name] if i >= warmup else None):
-                    pair[name].track(rgb, aux)
+        series = _time_tracks(pair, extra_frames, total, warmup, timer)
         track_extra[f"{width}x{height}"] = {k: v.summary() for k, v in series.items()}
 
     # Network only, batch 1: the baseline as the authors time it (template + search in, float32 eager).
@@ -304,6 +295,23 @@ def run_benchmark(args) -> dict:
         **{f"track_median_{k}": _ratio(v) for k, v in track_extra.items()},
     }
     return report
+
+
+def _time_tracks(trackers: dict, frames: list, total: int, warmup: int, timer: "_Timer",
+                 after_kept_frame=None) -> dict[str, Series]:
+    """Time ``track()`` of each tracker (name -> SEATracker, initialised on ``frames[0]``) on ``total``
+    frames cycling through ``frames[1:]``, interleaved frame by frame in the order given; the first
+    ``warmup`` are not kept. ``after_kept_frame()`` runs after each kept frame."""
+    series = {name: Series() for name in trackers}
+    for i in range(total):
+        rgb, aux = frames[1 + i % (len(frames) - 1)]
+        keep = i >= warmup
+        for name, tracker in trackers.items():
+            with timer.measure(series[name] if keep else None):
+                tracker.track(rgb, aux)
+        if keep and after_kept_frame is not None:
+            after_kept_frame()
+    return series
 
 
 def count_operators(args) -> dict:
