@@ -161,6 +161,17 @@ class NodeProcess:
         return self.proc.returncode
 
 
+def exits_of(procs: dict[str, "NodeProcess"], timeout: float = 240.0) -> dict[str, tuple[int, str]]:
+    """Wait for each node process (started together, each expected to exit on its own) and return
+    name -> (exit code, log); every process is stopped afterwards."""
+    results = {}
+    for name, proc in procs.items():
+        code = proc.wait_exit(timeout=timeout)
+        results[name] = (code, proc.log())
+        proc.stop()
+    return results
+
+
 def stamp_msg(header, stamp_ns: int, frame_id: str = "camera") -> None:
     from seatrack_ros.streams.stamps import set_stamp
 

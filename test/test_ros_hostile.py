@@ -224,12 +224,7 @@ def failed_starts(tmp_path_factory):
     }
     procs = {name: rosutil.NodeProcess(START_DOMAIN, dict(base, **params), params_file=file)
              for name, (params, file) in cases.items()}
-    results = {}
-    for name, proc in procs.items():
-        code = proc.wait_exit(timeout=240)
-        results[name] = (code, proc.log())
-        proc.stop()
-    return results
+    return rosutil.exits_of(procs)
 
 
 EXPECTED = {

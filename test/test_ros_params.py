@@ -65,12 +65,7 @@ def failed_starts(bad_checkpoints):
         cases["cuda without a GPU"] = {"device": "cuda"}
     procs = {name: rosutil.NodeProcess(DOMAIN, dict(TOPICS, **params)) for name, params in cases.items()}
     procs["malformed remap rule"] = rosutil.NodeProcess(DOMAIN, TOPICS, extra_args=["-r", "no_separator"])
-    results = {}
-    for name, proc in procs.items():
-        code = proc.wait_exit(timeout=240)
-        results[name] = (code, proc.log())
-        proc.stop()
-    return results
+    return rosutil.exits_of(procs)
 
 
 def expected_patterns(bad_checkpoints):
