@@ -310,6 +310,6 @@ def load_tracker(
         half=bool(half and on_cuda),
         cuda_graphs=bool(cuda_graphs and on_cuda),
         compile_network=bool(compile_network and on_cuda),
-        precision=precision if not on_cuda else "float32",
+        precision=precision,
     )
     return tracker, checkpoint is None and name != "demo"
