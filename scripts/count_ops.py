@@ -3,8 +3,9 @@
 exact rewrites of seatrack_ros.engine.collapsed / fold; optionally the float32 CPU forward time of both.
 
 Counts one steady-state frame of the engine's stages as the CUDA graph would hold them: crop +
-normalise, network (backbone + head), decode (Hann window, peak, box). "before" is the engine as it
-was (prepare_model without collapse_for_inference, network = SEATrack.forward); "after" is
+normalise, network (backbone + head), decode (Hann window, peak, box). "before" is the engine without
+the network rewrites (prepare_model without collapse_for_inference, network = SEATrack.forward, so the
+crop stage also normalises; crop and decode are today's); "after" is
 prepare_model as it is now, with the network stage once as SEATrack.forward (still decoding
 pred_boxes) and once as EngineNetwork (maps only: what the engine runs). Kinds: kernel / view /
 allocation (see seatrack_ros.engine.opcount); the target (<= 250 per frame) is on kernels. By default each

@@ -8,6 +8,7 @@ perturbed by 1e-6 (relative to weights of order 0.3) must exceed that tolerance 
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 import torch
@@ -158,6 +159,36 @@ def test_patch_embedding_as_one_matrix_product_equals_the_convolution():
     assert max_diff(collapsed.embed_search(search), control) > 1e2 * TOL
 
 
+def _raw_and_normalised(model, batch: int, size: int, seed: int):
+    """(raw (B, 6, S, S) 0..255, the same normalised) in float64 (the model's own normalisation
+    computes in float32)."""
+    raw = torch.randint(0, 256, (batch, 6, size, size), generator=torch.Generator().manual_seed(seed)).to(F64)
+    mean = torch.tensor(model.pixel_mean, dtype=F64).view(1, 6, 1, 1)
+    std = torch.tensor(model.pixel_std, dtype=F64).view(1, 6, 1, 1)
+    return raw, (raw / 255.0 - mean) / std
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_pixel_embedding_folds_the_normalisation_in_float64(batch):
+    """Raw 0..255 crops through the folded weights = the normalised crops through the convolution."""
+    model = random_model(seed=6)
+    vit = model.backbone
+    collapsed = CollapsedViT(copy.deepcopy(vit), model.pixel_mean, model.pixel_std)
+    config = model.config
+    raw_z, norm_z = _raw_and_normalised(model, batch, config.template_size, 1)
+    raw_x, norm_x = _raw_and_normalised(model, batch, config.search_size, 2)
+    aux_std = tuple(model.pixel_std[:3]) + tuple(v * 1.01 for v in model.pixel_std[3:])
+    other_std = CollapsedViT(copy.deepcopy(vit), model.pixel_mean, aux_std)
+    with torch.no_grad():
+        assert max_diff(collapsed.embed_template(raw_z, pixels=True), vit.embed_template(norm_z)) <= TOL
+        assert max_diff(collapsed.embed_search(raw_x, pixels=True), vit.embed_search(norm_x)) <= TOL
+        # negative controls: the auxiliary stream's std 1 % off; normalised input taken as raw
+        assert max_diff(other_std.embed_search(raw_x, pixels=True), vit.embed_search(norm_x)) > 1e2 * TOL
+        assert max_diff(collapsed.embed_search(norm_x, pixels=True), vit.embed_search(norm_x)) > 1e2 * TOL
+    with pytest.raises(RuntimeError, match="pixel statistics"):
+        CollapsedViT(copy.deepcopy(vit)).embed_search(raw_x, pixels=True)
+
+
 # -------------------------------------------------------------------------------------------- head
 def test_folded_head_equals_reference_head_in_float64():
     head = randomize_(CenterHead(in_channels=48, channel=32, feat_size=6), seed=11)
@@ -208,6 +239,15 @@ def test_collapsed_network_equals_reference_network_in_float64():
         assert max_diff(maps[name], expected[name]) <= TOL, name
     assert max_diff(full["pred_boxes"], expected["pred_boxes"]) <= TOL
     assert max(max_diff(control[n], maps[n]) for n in ("score_map", "size_map", "offset_map")) > 1e2 * TOL
+    # the engine's input: raw crops, the normalisation folded into the patch embedding
+    raw_z, norm_z = _raw_and_normalised(reference, 1, config.template_size, 3)
+    raw_x, norm_x = _raw_and_normalised(reference, 1, config.search_size, 4)
+    with torch.no_grad():
+        expected = reference(norm_z, norm_x)
+        tokens = collapsed.backbone.embed_template(raw_z, pixels=True)
+        maps = EngineNetwork(collapsed, pixels=True)(None, raw_x, template_tokens=tokens)
+    for name in ("score_map", "size_map", "offset_map"):
+        assert max_diff(maps[name], expected[name]) <= TOL, name
 
 
 def test_collapse_refuses_unmerged_lora():
@@ -257,5 +297,30 @@ def test_rewrites_cut_the_engine_frames_operator_count():
     assert "native_batch_norm" in before["network"].by_operator("kernel")
     assert "native_batch_norm" not in after_ops and after_ops.get("cat", 0) <= 1  # tokens: template + search
     assert after_ops["convolution"] == 5  # 3 x 5 convolutions became 1 + 3 grouped + 1 grouped
-    # the same crop and decode stages were counted on both sides
-    assert after["crop_normalize"].kinds() == before["crop_normalize"].kinds()
+    # the normalisation folded into the patch embedding leaves the crop stage one copy after the crop
+    # arithmetic; without the fold (float32 / uncollapsed) the normalisation kernels follow it
+    assert after["crop_normalize"].kinds()["kernel"] == 15
+    assert before["crop_normalize"].kinds()["kernel"] > 15
+    assert after["decode"].kinds()["kernel"] == 8 == before["decode"].kinds()["kernel"]
+
+
+def _kernels_of(counter, module_suffix: str) -> int:
+    return sum(n for path, n in counter.by_module("kernel").items() if path.endswith(module_suffix))
+
+
+def test_engine_network_kernels_per_part():
+    """What each part of the engine network launches (tiny model: blocks 0 plain, 1 fusion).
+
+    Fails when a rewrite loses its fold: e.g. HMoE back to per-group calls, the guided q/k through
+    copies again, fc2's residual add back as its own kernel, or the heads' merge copying."""
+    network = count_engine_frame(build_tiny_model(), collapse=True, maps_only=True, attention_as_one=True)["network"]
+    fusion_hmoe = network.by_module("kernel")
+    hmoe = [path for path in fusion_hmoe if path.endswith("attn_moe") or path.endswith("ffn_moe")]
+    assert hmoe and all(fusion_hmoe[path] == 10 for path in hmoe)  # 8 + the float32 island's 2 casts
+    per_block = {}
+    for _, kind, path in network.records:
+        match = re.search(r"blocks\.(\d+)", path)
+        if kind == "kernel" and match and not path.endswith("_moe"):
+            per_block[int(match.group(1))] = per_block.get(int(match.group(1)), 0) + 1
+    # LN, qkv, SDPA, proj, add, LN, fc1, GELU, fc2 with the residual; + guided q (1) and k (1)
+    assert per_block == {0: 9, 1: 11}

@@ -7,15 +7,22 @@ loaded model in place (`prepare_model` calls it for the half precision and CUDA 
 
 - `CollapsedHMoE`: one HMoE fusion step (both streams, template and search groups) whose rank-4 first
   projection lets everything after the LayerNorm run in a 5-value space per token slot: the routing
-  logits, the slot inputs and the whole expert chain (experts, second projection) fold into
-  matrices computed once; both token groups share one routing softmax and one slot product, and the
-  output is one (tokens x experts) @ (experts x dim) product, added to the residual stream by the same
-  kernel: 10 kernels per fusion step (plus the half policy's two casts) where the two reference HMoE
-  calls take 44 (plus four casts) and the block five concatenations around them.
+  logits, the slot values and the combine logits come from the normalised tokens by two matrix
+  products, both groups share one routing softmax (their columns masked) and one slot product, the
+  whole expert chain is one batched product, and the output is one (tokens x experts) @ (experts x
+  dim) product that also adds the residual: 8 kernels per fusion step (plus the half policy's two
+  casts) where the two reference HMoE calls take 44 (plus four casts) and the block five
+  concatenations around them.
 - `CollapsedBlock`: a ViT block whose mutually guided q/k come from one multiply by precomputed
-  guidance coefficients and one copy, instead of four casts, four multiplies and five concatenations.
+  guidance coefficients (written straight into the attention's layout) and one copy, instead of four
+  casts, four multiplies and five concatenations; `ResidualMlp` puts fc2's bias and the residual add
+  into fc2's product.
 - `CollapsedViT`: patch embedding as one copy (which also splits the two streams) and one matrix
-  product, the projection's bias folded into the positional embeddings.
+  product, the projection's bias folded into the positional embeddings; with the model's pixel
+  statistics it embeds raw 0..255 crops, the normalisation folded into per-stream weights.
+
+Kernels per engine frame of the released architecture (float16, counted on the CPU as CUDA would
+launch them; scripts/count_ops.py): 988 before these rewrites, 280 with them (docs/gpu.md).
 """
 
 from __future__ import annotations
@@ -42,16 +49,28 @@ class CollapsedHMoE(HMoE):
     that absorb ``B1s``, the gate, the temperatures and the experts. The constant 1 carries the biases:
     a dispatch column sums to 1 over its group, so a bias times the summed 1-entries is the bias itself.
 
-    Buffers (float64 products rounded once to the source dtype):
-        project_weight/bias (S*S*5, dim): per token, S rows of S*5 values, row s holding ``h5`` in block s
-            and zeros elsewhere, so each (token, slot) row selects its own slot's matrices below.
-        dispatch_weight (S*5, E*S): ``B1s[s] @ gate / D_temp`` stacked over s: routing logits per row.
-        combine_weight (S*S*5, 2E): per token, the combine logits ``sum_s h5 @ B1s[s] @ gate @ P / C_temp``
-            (P sums each expert's slot columns), each expert column twice (template group, search group).
+    Each (stream, token, slot) is one of ``R = 2 N S`` rows, and one matrix product of the normalised
+    tokens gives every row ``[dispatch logits (2 E S) | slot values (S * 5)]``:
+
+    - the dispatch logits ``h5 @ B1s[s] @ gate / D_temp`` once per group g (column g*E*S + j), the
+      other group's columns at -inf (the mask is part of the product's input term), so one softmax
+      over all R rows (dim 0) routes both groups. It also runs over the slot values' columns, whose
+      result is never read: the rows stay one contiguous block, so nothing is copied;
+    - the slot values: ``h5`` in block s, zeros elsewhere, so that the slot inputs
+      (dispatch^T @ values) keep each slot's 5 values apart for the expert matrices.
+
+    Buffers (float64 products rounded once to the source dtype; C = S * (2 E S + S * 5)):
+        first_weight (C, dim), first_bias (C,): the product above.
+        combine_weight (2E, dim), combine_bias (2E,): per token the combine logits
+            ``sum_s h5 @ B1s[s] @ gate @ P / C_temp`` (P sums each expert's slot columns), each
+            expert column twice (column e*2 + g), for the template and the search group.
         expert_weight (E, S*S*5, dim): slot inputs (in the 5-value space) -> expert output after both
             low-rank stages and the second projection, biases folded into the constant-1 rows.
-        group_mask (num_tokens, 2E): 0 for the token's own group's columns, -inf for the other group's.
-        row_mask (2, G, 1): 0 on a group window's own rows, -inf on the other group's (see forward).
+        first_input (2N, C), combine_input (2N, 2E): the biases plus the group masks (-inf on the
+            other group's columns) per (stream, token) position, for the token split given at init.
+
+    Kernels per call (one batch item): LayerNorm, first product, dispatch softmax, slot product,
+    expert product, combine product, combine softmax, output product with the residual add: 8.
     """
 
     def __init__(self, moe: HMoE, num_template: int, num_tokens: int) -> None:
@@ -59,17 +78,29 @@ class CollapsedHMoE(HMoE):
         self.num_experts, self.slots = moe.num_experts, moe.slots
         self.eps = moe.norm.eps
         dtype = moe.gate_thi.dtype
-        experts, slots = moe.num_experts, moe.slots
         self.norm = moe.norm  # kept: the half policy and the LayerNorm statistics stay as they were
         with torch.no_grad():
             weights = _collapse_hmoe(moe)
+        self.dispatch_width = 2 * moe.num_experts * moe.slots  # 2ES logits, then S*5 values, per row
         for name, value in weights.items():
             self.register_buffer(name, value.to(dtype).contiguous())
-        mask = group_mask(num_template, num_tokens, experts).to(moe.gate_thi.device, dtype)
-        self.register_buffer("group_mask", mask)
-        rows = row_mask(num_template, num_tokens, slots).to(moe.gate_thi.device, dtype)
-        self.register_buffer("row_mask", rows)
+        first, combine = self._inputs(num_template, num_tokens)
+        self.register_buffer("first_input", first)
+        self.register_buffer("combine_input", combine)
         self._mask_shape = (num_template, num_tokens)
+
+    def _inputs(self, num_template: int, num_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(first_input, combine_input) for a token split: biases plus group masks, both streams."""
+        experts, slots = self.num_experts, self.slots
+        f64, device = torch.float64, self.first_bias.device
+        mask = group_mask(num_template, num_tokens, 1).to(device)  # (N, 2): column g = group g
+        row_width = self.first_weight.shape[0] // slots
+        values = torch.zeros(num_tokens, row_width - self.dispatch_width, dtype=f64, device=device)
+        per_slot = torch.cat([mask.repeat_interleave(experts * slots, dim=1), values], dim=1)  # one row
+        first = self.first_bias.to(f64) + per_slot.repeat(1, slots)
+        combine = self.combine_bias.to(f64) + mask.repeat(1, experts)  # column e*2 + g
+        dtype = self.first_bias.dtype
+        return first.repeat(2, 1).to(dtype), combine.repeat(2, 1).to(dtype)
 
     def forward(self, x: torch.Tensor, num_template: int) -> torch.Tensor:
         """x: (2B, N, dim) stacked streams, the first ``num_template`` tokens of each the template.
@@ -78,62 +109,29 @@ class CollapsedHMoE(HMoE):
         """
         two_batch, num_tokens, dim = x.shape
         batch = two_batch // 2
-        experts, slots = self.num_experts, self.slots
-        row = self.dispatch_weight.shape[0]  # S*5 values per (token, slot) row
-        y = F.layer_norm(x, (dim,), self.norm.weight, self.norm.bias, self.eps)
-        per_token = F.linear(y, self.project_weight, self.project_bias)  # (2B, N, S*row)
-        # Rows (token, stream, slot) per batch item: the template group (template tokens of both
-        # streams) is the first run of rows, the search group the rest. Both groups are read as two
-        # equally long, overlapping windows of these rows, group 0 from the first row, group 1 ending
-        # at the last, so one softmax and one product serve both; rows of the other group inside a
-        # window get -inf logits (row_mask), hence exactly zero dispatch weight.
-        rows = per_token.view(2, batch, num_tokens, slots * row).permute(1, 2, 0, 3).reshape(batch, -1, row)
-        group_rows, second_start = self._windows(num_template, num_tokens)
         if batch == 1:
-            grouped = rows.as_strided((2, group_rows, row), (second_start * row, row, 1))
-        else:
-            grouped = torch.stack([rows[:, :group_rows], rows[:, second_start:]], dim=1).flatten(0, 1)
-        row_mask = self._row_mask(num_template, num_tokens, x)  # (2, G, 1)
-        if batch > 1:
-            row_mask = row_mask.repeat(batch, 1, 1)
-        logits = torch.baddbmm(row_mask, grouped, self.dispatch_weight.expand(2 * batch, -1, -1))
-        dispatch = torch.softmax(logits, dim=1)  # over each group's own rows
-        slot_inputs = torch.bmm(dispatch.transpose(1, 2), grouped)  # (B*2 as b, g; E*S, row)
-        # -> per expert: (E, B*2, S*row) against (E, S*row, dim)
-        stacked = slot_inputs.view(2 * batch, experts, slots * row).transpose(0, 1)
-        expert_out = torch.bmm(stacked, self.expert_weight)  # (E, 2B, dim), column b*2 + g
-        # -> (B, 2E, dim) with row e*2 + g, the combine columns' order
-        expert_out = expert_out.view(experts, batch, 2, dim).transpose(0, 1).reshape(batch, 2 * experts, dim)
-        mask = self.group_mask
+            return self._fuse_item(x, num_template)
+        # routing mixes the two streams of one item only: one item at a time (the engine runs batch 1)
+        items = x.view(2, batch, num_tokens, dim)
+        fused = [self._fuse_item(items[:, b].contiguous(), num_template) for b in range(batch)]
+        return torch.stack(fused, dim=1).reshape(two_batch, num_tokens, dim)
+
+    def _fuse_item(self, x: torch.Tensor, num_template: int) -> torch.Tensor:
+        """x: (2, N, dim), one item's two streams -> x plus the update."""
+        _, num_tokens, dim = x.shape
+        experts, slots = self.num_experts, self.slots
+        first_input, combine_input = self.first_input, self.combine_input
         if (num_template, num_tokens) != self._mask_shape:
-            mask = group_mask(num_template, num_tokens, experts).to(x.device, x.dtype)
-        combine_weight = self.combine_weight.expand(two_batch, -1, -1)
-        combine = torch.softmax(torch.baddbmm(mask, per_token, combine_weight), dim=-1)  # (2B, N, 2E)
-        per_stream = expert_out.unsqueeze(0).expand(2, batch, 2 * experts, dim).reshape(two_batch, 2 * experts, dim)
-        return torch.baddbmm(x, combine, per_stream)
-
-    def _windows(self, num_template: int, num_tokens: int) -> tuple[int, int]:
-        """(rows per group window G, first row of the search group's window)."""
-        template_rows, total_rows = 2 * self.slots * num_template, 2 * self.slots * num_tokens
-        group_rows = max(template_rows, total_rows - template_rows)
-        return group_rows, total_rows - group_rows
-
-    def _row_mask(self, num_template: int, num_tokens: int, x: torch.Tensor) -> torch.Tensor:
-        if (num_template, num_tokens) == self._mask_shape:
-            return self.row_mask
-        return row_mask(num_template, num_tokens, self.slots).to(x.device, x.dtype)
-
-
-def row_mask(num_template: int, num_tokens: int, slots: int) -> torch.Tensor:
-    """(2, G, 1) float64: 0 on each group window's own rows, -inf on the other group's (see forward)."""
-    template_rows, total_rows = 2 * slots * num_template, 2 * slots * num_tokens
-    search_rows = total_rows - template_rows
-    group_rows = max(template_rows, search_rows)
-    index = torch.arange(group_rows)
-    mask = torch.zeros(2, group_rows, 1, dtype=torch.float64)
-    mask[0, index >= template_rows] = float("-inf")  # window 0 starts at the first template row
-    mask[1, index < group_rows - search_rows] = float("-inf")  # window 1 ends at the last search row
-    return mask
+            first_input, combine_input = (t.to(x.dtype) for t in self._inputs(num_template, num_tokens))
+        y = F.layer_norm(x, (dim,), self.norm.weight, self.norm.bias, self.eps).view(2 * num_tokens, dim)
+        rows = torch.addmm(first_input, y, self.first_weight.t()).view(2 * num_tokens * slots, -1)  # (R, 2ES + S*5)
+        dispatch = torch.softmax(rows, dim=0)[:, : self.dispatch_width]  # per column over all rows
+        slot_inputs = torch.mm(dispatch.t(), rows[:, self.dispatch_width :])  # (2ES, S*5), row g*E*S + j
+        # per expert e: (group, S*S*5) against (S*S*5, dim) -> (E, 2, dim), row e*2 + g viewed flat
+        stacked = slot_inputs.view(2, experts, -1).transpose(0, 1)
+        expert_out = torch.bmm(stacked, self.expert_weight).view(2 * experts, dim)
+        combine = torch.softmax(torch.addmm(combine_input, y, self.combine_weight.t()), dim=-1)  # (2N, 2E)
+        return torch.addmm(x.view(2 * num_tokens, dim), combine, expert_out).view(2, num_tokens, dim)
 
 
 def group_mask(num_template: int, num_tokens: int, experts: int) -> torch.Tensor:
@@ -146,7 +144,7 @@ def group_mask(num_template: int, num_tokens: int, experts: int) -> torch.Tensor
 
 
 def _collapse_hmoe(moe: HMoE) -> dict[str, torch.Tensor]:
-    """The input-independent matrices of `CollapsedHMoE`, in float64."""
+    """The input-independent matrices of `CollapsedHMoE`, in float64 (see its docstring)."""
     f64 = torch.float64
     experts, slots = moe.num_experts, moe.slots
     device = moe.gate_thi.device
@@ -155,27 +153,31 @@ def _collapse_hmoe(moe: HMoE) -> dict[str, torch.Tensor]:
     dim, rank = a1.shape
     width = dim // slots
     aug = rank + 1  # h5 = [h4, 1]
-    row = slots * aug
+    values = slots * aug  # slot values per row
+    # h5 = y @ lift_weight + lift_bias: (dim, aug), (aug,)
+    lift_weight = torch.cat([a1, torch.zeros(dim, 1, dtype=f64, device=device)], dim=1)
+    lift_bias = torch.cat([bias_a1, torch.ones(1, dtype=f64, device=device)])
     # B1s[s]: (aug, width), the slot-s half of the first projection's second factor, bias appended.
     b1s = [torch.cat([b1[:, s * width : (s + 1) * width], bias_b1[None, s * width : (s + 1) * width]]) for s in range(slots)]
-
-    project_weight = torch.zeros(slots, slots, aug, dim, dtype=f64, device=device)
-    project_bias = torch.zeros(slots, slots, aug, dtype=f64, device=device)
-    for s in range(slots):
-        project_weight[s, s, :rank] = a1.T
-        project_bias[s, s, :rank] = bias_a1
-        project_bias[s, s, rank] = 1.0
-
     gate = moe.gate_thi.to(f64)  # (width, E*S), column j belongs to expert j // S
     d_temp, c_temp = moe.D_temp.to(f64).reshape(()), moe.C_temp.to(f64).reshape(())
-    dispatch_weight = torch.cat([b1s[s] @ gate for s in range(slots)]) / d_temp  # (row, E*S)
+
+    row_width = 2 * experts * slots + values
+    first_weight = torch.zeros(slots, row_width, dim, dtype=f64, device=device)
+    first_bias = torch.zeros(slots, row_width, dtype=f64, device=device)
+    for s in range(slots):
+        to_logits = (b1s[s] @ gate / d_temp).repeat(1, 2)  # (aug, 2ES): both groups' copies
+        first_weight[s, : 2 * experts * slots] = (lift_weight @ to_logits).T
+        first_bias[s, : 2 * experts * slots] = lift_bias @ to_logits
+        block = slice(2 * experts * slots + s * aug, 2 * experts * slots + (s + 1) * aug)
+        first_weight[s, block] = lift_weight.T
+        first_bias[s, block] = lift_bias
 
     columns = torch.arange(experts * slots, device=device)
     expert_sum = (columns[:, None] // slots == torch.arange(experts, device=device)[None, :]).to(f64)
-    combine = torch.zeros(slots, slots, aug, experts, dtype=f64, device=device)
-    for s in range(slots):
-        combine[s, s] = b1s[s] @ gate @ expert_sum / c_temp
-    combine_weight = combine.reshape(slots * row, experts).repeat_interleave(2, dim=1)  # column e*2 + g
+    to_combine = sum(b1s[s] @ gate @ expert_sum for s in range(slots)) / c_temp  # (aug, E)
+    combine_weight = (lift_weight @ to_combine).repeat_interleave(2, dim=1).T  # (2E, dim), row e*2 + g
+    combine_bias = (lift_bias @ to_combine).repeat_interleave(2)
 
     ex = moe.experts
     a2, bias_a2 = moe.linear2.lora_a.to(f64), moe.linear2.bias_a.to(f64)  # (dim, r)
@@ -194,11 +196,11 @@ def _collapse_hmoe(moe: HMoE) -> dict[str, torch.Tensor]:
         for s in range(slots):
             expert_weight[e, 0, s, rank] += constant @ b2 + bias_b2
     return {
-        "project_weight": project_weight.reshape(slots * row, dim),
-        "project_bias": project_bias.reshape(slots * row),
-        "dispatch_weight": dispatch_weight,
+        "first_weight": first_weight.reshape(slots * row_width, dim),
+        "first_bias": first_bias.reshape(slots * row_width),
         "combine_weight": combine_weight,
-        "expert_weight": expert_weight.reshape(experts, slots * row, dim),
+        "combine_bias": combine_bias,
+        "expert_weight": expert_weight.reshape(experts, slots * values, dim),
     }
 
 
@@ -214,13 +216,52 @@ def guidance_coefficients(block: Block) -> torch.Tensor:
     return coef.reshape(2, 1, 1, 1, 2, 1).clone()
 
 
+class ResidualMlp(nn.Module):
+    """``x + Mlp(y)`` with fc2's bias and the residual add inside fc2's matrix product.
+
+    GELU(16) is exactly 16 in float64, float32 and half (erf(16 / sqrt 2) rounds to 1), so fc1 gets
+    extra hidden units (``BIAS_UNITS``, to keep the width a multiple of 8 for tensor cores): the first
+    with weight 0 and bias 16, the others all zero (GELU(0) = 0). fc2's matching columns are
+    ``bias / 16`` (exact: a power of two) and zeros, and the product's input term is the residual:
+    ``addmm(x, GELU(fc1(y)), fc2^T)`` = ``x + fc2(GELU(fc1(y)))``, one kernel instead of two.
+    """
+
+    BIAS_UNITS = 8
+    CONSTANT = 16.0
+
+    def __init__(self, mlp: nn.Module) -> None:
+        super().__init__()
+        fc1, fc2 = mlp.fc1, mlp.fc2
+        hidden, dim = fc1.weight.shape
+        extra = self.BIAS_UNITS
+        with torch.no_grad():
+            w1 = torch.zeros(hidden + extra, dim, dtype=fc1.weight.dtype, device=fc1.weight.device)
+            b1 = torch.zeros(hidden + extra, dtype=fc1.bias.dtype, device=fc1.bias.device)
+            w1[:hidden], b1[:hidden], b1[hidden] = fc1.weight, fc1.bias, self.CONSTANT
+            w2 = torch.zeros(dim, hidden + extra, dtype=fc2.weight.dtype, device=fc2.weight.device)
+            w2[:, :hidden], w2[:, hidden] = fc2.weight, fc2.bias / self.CONSTANT
+        self.fc1 = nn.Linear(dim, hidden + extra)
+        self.fc1.weight, self.fc1.bias = nn.Parameter(w1), nn.Parameter(b1)
+        self.fc2_weight = nn.Parameter(w2)  # (dim, hidden + extra), no bias: it is column ``hidden``
+        self.act = mlp.act
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """x: residual (..., dim); y: the normalised x -> x + Mlp(y)."""
+        h = self.act(self.fc1(y))
+        if x.dtype != h.dtype:  # residual_float32: the product in half, the add promotes
+            return x + F.linear(h, self.fc2_weight)
+        shape = x.shape
+        return torch.addmm(x.reshape(-1, shape[-1]), h.reshape(-1, h.shape[-1]), self.fc2_weight.t()).view(shape)
+
+
 class CollapsedBlock(nn.Module):
-    """`Block` with fused attention, precomputed guidance and `CollapsedHMoE` fusion (same parameters)."""
+    """`Block` with fused attention, precomputed guidance, `CollapsedHMoE` fusion and `ResidualMlp`."""
 
     def __init__(self, block: Block, num_template: int, num_tokens: int) -> None:
         super().__init__()
         self.fusion = block.fusion
-        self.norm1, self.attn, self.norm2, self.mlp = block.norm1, block.attn, block.norm2, block.mlp
+        self.norm1, self.attn, self.norm2 = block.norm1, block.attn, block.norm2
+        self.mlp = ResidualMlp(block.mlp)
         if self.fusion:
             self.register_buffer("guidance", guidance_coefficients(block))
             self.attn_moe = CollapsedHMoE(block.attn_moe, num_template, num_tokens)
@@ -238,7 +279,10 @@ class CollapsedBlock(nn.Module):
         # q_guided[i] = [c[i,0] q_rgb, c[i,1] q_aux], k_guided[i] = [k_rgb, k_aux] for both streams i.
         by_stream = (1, 2, 3, 0, 4)  # (2, B, H, N, d) -> (B, H, N, 2, d): stream j next to head_dim
         q_src = q.reshape(2, batch, heads, tokens, head_dim).permute(*by_stream)
-        q_guided = (self.guidance.to(q.dtype) * q_src.unsqueeze(0)).reshape(two_batch, heads, tokens, 2 * head_dim)
+        # written into a contiguous (2, B, H, N, 2, d) result, so the merge of (2, d) is a view
+        q_guided = torch.empty((2, batch, heads, tokens, 2, head_dim), dtype=q.dtype, device=q.device)
+        torch.mul(self.guidance.to(q.dtype), q_src.unsqueeze(0), out=q_guided)
+        q_guided = q_guided.view(two_batch, heads, tokens, 2 * head_dim)
         k_src = k.reshape(2, batch, heads, tokens, head_dim).permute(*by_stream)
         k_guided = k_src.unsqueeze(0).expand(2, -1, -1, -1, -1, -1).reshape(two_batch, heads, tokens, 2 * head_dim)
         out = F.scaled_dot_product_attention(q_guided, k_guided, v, scale=attn.scale)
@@ -248,7 +292,7 @@ class CollapsedBlock(nn.Module):
         x = x + self._attention(x)
         if self.fusion:
             x = self.attn_moe(x, num_template)
-        x = x + self.mlp(self.norm2(x))
+        x = self.mlp(x, self.norm2(x))
         if self.fusion:
             x = self.ffn_moe(x, num_template)
         return x
@@ -259,9 +303,17 @@ class CollapsedViT(nn.Module):
 
     ``patch_weight`` (dim, 3*p*p) is the patch embedding's convolution as a matrix over (channel, row,
     column) patch values; ``pos_embed_z`` / ``pos_embed_x`` here include that convolution's bias.
+
+    With the model's pixel statistics it also embeds raw crops (0..255, ``pixels=True``): the
+    normalisation ``(v / 255 - mean_c) / std_c`` is affine per channel, so it folds into one weight per
+    stream (``pixel_weight`` (2, 3*p*p, dim): the matrix divided by std_c) applied with the product's
+    scale 1/255, and positions per stream (``pixel_pos_z`` / ``pixel_pos_x`` (2, T, dim)) that absorb
+    ``-sum W mean_c / std_c``. The engine then needs no normalisation kernels at all, and raw pixel
+    values are exact in half precision. (1/255 goes into the product's scale rather than the weight,
+    which in float16 would put small weights into the subnormal range.)
     """
 
-    def __init__(self, vit: TwoStreamViT) -> None:
+    def __init__(self, vit: TwoStreamViT, pixel_mean=None, pixel_std=None) -> None:
         super().__init__()
         config = vit.config
         self.config = config
@@ -272,34 +324,94 @@ class CollapsedViT(nn.Module):
             bias = conv.bias.to(torch.float64)
             self.pos_embed_z = nn.Parameter((vit.pos_embed_z.to(torch.float64) + bias).to(conv.bias.dtype))
             self.pos_embed_x = nn.Parameter((vit.pos_embed_x.to(torch.float64) + bias).to(conv.bias.dtype))
+            self.pixel_input = pixel_mean is not None
+            if self.pixel_input:
+                weight, pos_z, pos_x = _fold_pixel_statistics(vit, pixel_mean, pixel_std)
+                self.pixel_weight = nn.Parameter(weight.to(conv.weight.dtype))
+                self.pixel_pos_z = nn.Parameter(pos_z.to(conv.bias.dtype))
+                self.pixel_pos_x = nn.Parameter(pos_x.to(conv.bias.dtype))
         num_template, num_tokens = config.template_tokens, config.template_tokens + config.search_tokens
         self.blocks = nn.ModuleList(CollapsedBlock(block, num_template, num_tokens) for block in vit.blocks)
         self.norm = vit.norm
 
-    def _embed(self, image: torch.Tensor, pos_embed: torch.Tensor) -> torch.Tensor:
-        """(B, 6, H, W) -> stacked stream tokens (2B, H*W/p^2, dim), RGB rows first."""
+    def _patches(self, image: torch.Tensor) -> torch.Tensor:
+        """(B, 6, H, W) -> (2B, H*W/p^2, 3*p*p) patch rows, RGB stream first."""
         batch, channels, height, width = image.shape
         p = self.patch_size
         rows, cols = height // p, width // p
         # (B, stream, c, row, py, col, px) -> (stream, B, row, col, c, py, px): one copy splits the
         # streams and lays every patch out as the convolution weight's (c, py, px) order.
-        patches = (
+        return (
             image.reshape(batch, 2, channels // 2, rows, p, cols, p)
             .permute(1, 0, 3, 5, 2, 4, 6)
             .reshape(2 * batch, rows * cols, -1)
         )
+
+    def _embed(self, image: torch.Tensor, pos_embed: torch.Tensor) -> torch.Tensor:
+        """(B, 6, H, W) normalised -> stacked stream tokens (2B, H*W/p^2, dim), RGB rows first."""
+        patches = self._patches(image)
         weight = self.patch_weight.t()
         if pos_embed.dtype == patches.dtype:
-            return torch.baddbmm(pos_embed, patches, weight.expand(2 * batch, -1, -1))
+            return torch.baddbmm(pos_embed, patches, weight.expand(patches.shape[0], -1, -1))
         return torch.matmul(patches, weight) + pos_embed  # residual_float32: float32 positions promote
 
-    def embed_template(self, template: torch.Tensor) -> torch.Tensor:
+    def _embed_pixels(self, image: torch.Tensor, crop: str) -> torch.Tensor:
+        """(B, 6, H, W) raw 0..255 -> stacked stream tokens (2B, H*W/p^2, dim); crop "z" or "x"."""
+        if not self.pixel_input:
+            raise RuntimeError("this backbone was collapsed without the pixel statistics")
+        pixel_pos = self.pixel_pos_z if crop == "z" else self.pixel_pos_x
+        patches = self._patches(image)
+        batch = image.shape[0]
+        weight = self.pixel_weight.repeat_interleave(batch, dim=0) if batch > 1 else self.pixel_weight
+        pos = pixel_pos.repeat_interleave(batch, dim=0) if batch > 1 else pixel_pos
+        if pos.dtype != patches.dtype:  # residual_float32: positions float32, the product in half
+            return torch.bmm(patches, weight).mul(1.0 / 255.0) + pos
+        return torch.baddbmm(pos, patches, weight, alpha=1.0 / 255.0)
+
+    def embed_template(self, template: torch.Tensor, pixels: bool = False) -> torch.Tensor:
+        if pixels:
+            return self._embed_pixels(template, "z")
         return self._embed(template, self.pos_embed_z)
 
-    def embed_search(self, search: torch.Tensor) -> torch.Tensor:
+    def embed_search(self, search: torch.Tensor, pixels: bool = False) -> torch.Tensor:
+        if pixels:
+            return self._embed_pixels(search, "x")
         return self._embed(search, self.pos_embed_x)
 
-    forward = TwoStreamViT.forward  # the same token assembly, blocks, final norm and stream sum
+    def forward(self, template, search, template_tokens=None, capture=None, pixels: bool = False) -> torch.Tensor:
+        """`TwoStreamViT.forward`; ``pixels``: template and search are raw 0..255 crops."""
+        if template_tokens is None:
+            template_tokens = self.embed_template(template, pixels)
+        num_template = template_tokens.shape[1]
+        x = torch.cat([template_tokens, self.embed_search(search, pixels)], dim=1)
+        if capture is not None:
+            capture["embed"] = x
+            capture["blocks"] = []
+        for block in self.blocks:
+            x = block(x, num_template)
+            if capture is not None:
+                capture["blocks"].append(x)
+        x = self.norm(x)
+        batch = x.shape[0] // 2
+        return x[:batch, num_template:] + x[batch:, num_template:]
+
+
+def _fold_pixel_statistics(vit: TwoStreamViT, pixel_mean, pixel_std) -> tuple[torch.Tensor, ...]:
+    """(pixel_weight (2, 3pp, dim), pixel_pos_z (2, Tz, dim), pixel_pos_x (2, Tx, dim)) in float64:
+    ``baddbmm(pos, raw patches, weight, alpha=1/255)`` equals the normalised patches' embedding."""
+    f64 = torch.float64
+    conv = vit.patch_embed.proj
+    device = conv.weight.device
+    weight = conv.weight.to(f64)  # (dim, 3, p, p)
+    mean = torch.tensor(pixel_mean, dtype=f64, device=device).view(2, 3)
+    std = torch.tensor(pixel_std, dtype=f64, device=device).view(2, 3)
+    per_stream = weight[None] / std[:, None, :, None, None]  # (2, dim, 3, p, p): W / std_c
+    offset = -(per_stream * mean[:, None, :, None, None]).sum(dim=(2, 3, 4))  # (2, dim): -sum W mean/std
+    bias = conv.bias.to(f64)[None] + offset  # (2, dim)
+    pixel_weight = per_stream.reshape(2, weight.shape[0], -1).transpose(1, 2)  # (2, 3pp, dim)
+    pos_z = vit.pos_embed_z.to(f64) + bias[:, None, :]
+    pos_x = vit.pos_embed_x.to(f64) + bias[:, None, :]
+    return pixel_weight.contiguous(), pos_z, pos_x
 
 
 def collapse_for_inference(model: nn.Module) -> nn.Module:
@@ -312,7 +424,7 @@ def collapse_for_inference(model: nn.Module) -> nn.Module:
         for block in model.backbone.blocks:
             if block.fusion and not all(layer.merged for layer in block.modules() if hasattr(layer, "merged")):
                 raise ValueError("collapse_for_inference needs LoRA merged into qkv first (merge_lora)")
-        model.backbone = CollapsedViT(model.backbone)
+        model.backbone = CollapsedViT(model.backbone, getattr(model, "pixel_mean", None), getattr(model, "pixel_std", None))
     if not isinstance(model.box_head, FoldedCenterHead):
         model.box_head = FoldedCenterHead(model.box_head)
     return model
@@ -325,13 +437,14 @@ class EngineNetwork(nn.Module):
     ``pred_boxes`` decode and hands the head the fused tokens as a channels-last view (no copy).
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, pixels: bool = False) -> None:
         super().__init__()
         self.model = model
+        self._pixels = {"pixels": True} if pixels else {}  # raw 0..255 crops (a collapsed backbone only)
 
     def forward(self, template, search, template_tokens=None) -> dict[str, torch.Tensor]:
         model = self.model
-        fused = model.backbone(template, search, template_tokens=template_tokens)
+        fused = model.backbone(template, search, template_tokens=template_tokens, **self._pixels)
         batch, tokens, dim = fused.shape
         side = model.box_head.feat_size
         features = fused.view(batch, side, side, dim).permute(0, 3, 1, 2)  # channels-last (B, dim, F, F)

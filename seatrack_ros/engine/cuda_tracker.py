@@ -31,11 +31,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..model.head import decode_box
 from ..geometry.crop import crop_window, sample_crop
 from ..geometry.boxes import finish_box, hann_window
-from .gpu_preprocess import CropTables, crop_resize, crop_tables, normalize_crop, window_is_regular
-from .collapsed import EngineNetwork
+from .gpu_preprocess import CropTables, crop_resize_planes, crop_tables, normalize_crop, window_is_regular
+from .collapsed import CollapsedViT, EngineNetwork
 from .precision import prepare_model
 
 LOG = logging.getLogger(__name__)
@@ -115,6 +114,8 @@ class TrackEngine:
         pin = is_cuda
         with torch.cuda.device(device) if is_cuda else contextlib.nullcontext():
             self.window = hann_window(feat).reshape(1, 1, feat, feat).to(device)
+            flat = torch.arange(feat * feat, dtype=torch.float32)
+            self.cells = torch.stack([flat % feat, torch.div(flat, feat, rounding_mode="floor"), flat]).to(device)
             self.mean, self.std = self.model.pixel_stats(device)  # the model's statistics, made before capture
             self.search_input = torch.zeros((1, 6, settings.search_size, settings.search_size), dtype=self.dtype, device=device)
             self.result = torch.zeros(6, dtype=torch.float32, device=device)
@@ -130,8 +131,11 @@ class TrackEngine:
         self.template_crop_device: torch.Tensor | None = None
         self._outputs: dict[str, torch.Tensor] | None = None
         self._graphs: dict[str, torch.cuda.CUDAGraph] = {}
+        # A collapsed backbone embeds raw crops (the normalisation folded into its patch embedding)
+        backbone = self.model.backbone
+        self.pixel_input = isinstance(backbone, CollapsedViT) and backbone.pixel_input
         # Maps only (the engine decodes its own windowed box); the compiled one once `_compile_network` succeeded
-        self._network: nn.Module = EngineNetwork(self.model)
+        self._network: nn.Module = EngineNetwork(self.model, pixels=self.pixel_input)
         self._compile_pending = bool(compile_network)
         self.compiled = False
         self._events = [torch.cuda.Event(enable_timing=True) for _ in range(len(STAGES) + 1)] if self.profile else []
@@ -176,20 +180,25 @@ class TrackEngine:
         if self.frame_device.data_ptr() != self.frame_host.data_ptr():
             self.frame_device.copy_(self.frame_host, non_blocking=True)
 
-    def _frame_planes(self) -> torch.Tensor:
-        """(H, W, 6) view-equivalent of the (2, H, W, 3) device frame, as the crop code expects."""
-        return self.frame_device.permute(1, 2, 0, 3).reshape(self.frame_device.shape[1], self.frame_device.shape[2], 6)
-
     # ------------------------------------------------------------------------------------------ stages
     # A stage captured as a graph runs its Python once, at capture; replays only rerun its kernels. So a
     # stage hands its results on only by writing into buffers allocated before (search_input, crop_device,
     # result) or into tensors it created at capture (``_outputs``), never by rebinding an attribute.
     def _stage_crop(self) -> None:
-        self.crop_device.copy_(crop_resize(self._frame_planes(), self.search_tables.device))
-        self._stage_normalize()
+        crop = crop_resize_planes(self.frame_device, self.search_tables.device)  # (2, S, S, 3) int32
+        if self.pixel_input:  # raw values straight into the network input: one copy
+            self.search_input.view(crop.shape[0], 3, *crop.shape[1:3]).copy_(crop.permute(0, 3, 1, 2))
+        else:
+            self.crop_device.view(*crop.shape[1:3], 2, 3).copy_(crop.permute(1, 2, 0, 3))
+            self._stage_normalize()
 
     def _stage_normalize(self) -> None:
-        self.search_input.copy_(normalize_crop(self.crop_device, self.mean, self.std, self.dtype))
+        """The network input from ``crop_device`` (the host-crop frames; the float32 path always)."""
+        if self.pixel_input:
+            size = self.crop_device.shape[0]
+            self.search_input.view(2, 3, size, size).copy_(self.crop_device.view(size, size, 2, 3).permute(2, 3, 0, 1))
+        else:
+            self.search_input.copy_(normalize_crop(self.crop_device, self.mean, self.std, self.dtype))
 
     def _stage_network(self) -> None:
         self._outputs = self._network(None, self.search_input, template_tokens=self.template_tokens)
@@ -202,7 +211,7 @@ class TrackEngine:
         self._compile_pending = False
         try:
             compiled = compile_static(
-                EngineNetwork(self.model), self.compile_backend, None, self.search_input,
+                EngineNetwork(self.model, pixels=self.pixel_input), self.compile_backend, None, self.search_input,
                 template_tokens=self.template_tokens,
             )
         except Exception as exc:
@@ -212,10 +221,17 @@ class TrackEngine:
         self.compiled = True
 
     def _stage_decode(self) -> None:
+        """`decode_box` of the windowed score map, op for op in float32 (the maps are float32
+        islands), written as [cx, cy, w, h, peak, index] into ``result`` in 8 kernels."""
         out = self._outputs
-        response = self.window * out["score_map"].float()
-        boxes, peaks, index = decode_box(response, out["size_map"].float(), out["offset_map"].float())
-        self.result.copy_(torch.cat([boxes[0], peaks, index.to(torch.float32)]))
+        feat = self.window.shape[-1]
+        response = self.window * out["score_map"]  # (1, 1, F, F)
+        peak, index = response.view(-1).max(dim=0, keepdim=True)
+        size = out["size_map"].reshape(2, -1).index_select(1, index)  # (2, 1)
+        offset = out["offset_map"].reshape(2, -1).index_select(1, index)
+        cell = self.cells.index_select(1, index)  # (3, 1): ix, iy and the flat index, as float32
+        centre = (cell[:2] + offset) / feat  # decode_box's (ix + off) / F
+        torch.cat([centre.view(2), size.view(2), peak, cell[2]], out=self.result)
 
     def _run_stage(self, name: str, fn) -> None:
         if not self.cuda_graphs:
@@ -261,13 +277,16 @@ class TrackEngine:
             self._upload_frame(rgb, aux)
             if window_is_regular(window, image_hw):
                 self.template_tables.upload(crop_tables(window, image_hw, s.template_size), self.stream)
-                crop = crop_resize(self._frame_planes(), self.template_tables.device)
+                planes = crop_resize_planes(self.frame_device, self.template_tables.device)  # (2, S, S, 3)
+                crop = planes.permute(1, 2, 0, 3).reshape(*planes.shape[1:3], 6).to(torch.uint8)
             else:
                 host_crop, _ = sample_crop(np.concatenate([rgb, aux], axis=2), box, s.template_factor, s.template_size)
                 crop = torch.from_numpy(host_crop).to(self.device, non_blocking=False)
             self.template_crop_device = crop
-            template = normalize_crop(crop, self.mean, self.std, self.dtype)
-            tokens = self.model.backbone.embed_template(template)
+            if self.pixel_input:
+                tokens = self.model.backbone.embed_template(crop.permute(2, 0, 1)[None].to(self.dtype), pixels=True)
+            else:
+                tokens = self.model.backbone.embed_template(normalize_crop(crop, self.mean, self.std, self.dtype))
             if self.template_tokens is None or self.template_tokens.shape != tokens.shape:
                 self.template_tokens = torch.empty_like(tokens)
                 self._graphs.pop("backbone_head", None)
@@ -335,6 +354,10 @@ class TrackEngine:
         if not self.search_cropped:
             return None
         self._synchronize()
+        if self.pixel_input:  # raw values in the network input, exact in any float dtype
+            size = self.search_input.shape[-1]
+            crop = self.search_input[0].view(2, 3, size, size).permute(2, 3, 0, 1).reshape(size, size, 6)
+            return crop.to(torch.uint8).cpu().numpy()
         return self.crop_device.cpu().numpy().copy()
 
     def template_crop(self) -> np.ndarray | None:

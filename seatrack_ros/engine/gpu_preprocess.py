@@ -21,7 +21,7 @@ instead. Every crop the tracker makes (128 and 256 px, 6 channels) runs entirely
 An exact 2x downscale (crop side = 2 * output side) is routed by OpenCV to its area filter, the mean
 of each 2x2 block. With a0 = a1 = b0 = b1 = 1024 the formula above gives ``(sum + 2) >> 2``, which is
 what OpenCV's vector code does for 1, 3 and 4 channels; for other channel counts (6 here) it rounds
-``sum / 4`` half to even instead, so that case gets a correction, selected by a flag in the tables.
+``sum / 4`` half to even instead, so that case gets a correction, selected by a tie value in the tables.
 
 Windows whose bottom or right end lies at or above/left of the image's first row/column are not
 square after the host path's slicing (Python wraps the negative end index); `window_is_regular`
@@ -29,6 +29,10 @@ says when a window is safe here, and callers crop such frames on the host.
 
 All per-frame geometry goes into small index/weight tables (`CropTables`) built on the host, so the
 device work has a fixed shape and can be captured in a CUDA graph: only the tables change per frame.
+The tables hold flat source offsets (rows premultiplied by the width, the second plane's rows by the
+plane size too) and weights already multiplied by the source's validity (0 on the zero padding), so
+the device does one broadcast add, one gather and the fixed-point arithmetic: 14 kernels, no copy of
+the frame (`crop_resize_planes`).
 """
 
 from __future__ import annotations
@@ -46,9 +50,14 @@ RESIZE_COEF_BITS = 11
 RESIZE_COEF_SCALE = 1 << RESIZE_COEF_BITS
 
 # Rows of the per-axis table (int32, shape (2 axes, TABLE_ROWS, out_size)); axis 0 = y, axis 1 = x.
-# ROW_FLAGS[0] of axis 0 is 1 when OpenCV would use its area filter (exact 2x downscale).
-ROW_SRC0, ROW_SRC1, ROW_VALID0, ROW_VALID1, ROW_W0, ROW_W1, ROW_FLAGS = range(7)
+# ROW_SRC0/1: the two source positions, as flat offsets: axis y ``row * width`` (rows ROW_PLANE2_SRC0/1:
+# the same plus ``height * width``, for the second plane of a (2, H, W, C) frame), axis x the column.
+# ROW_W0/1: OpenCV's fixed-point weights times the source's validity (0 on the zero padding), so that
+# a padded pixel contributes nothing without being masked. ROW_TIE[0] of axis y: the value of
+# ``sum & 7`` that OpenCV's 2x area filter rounds one lower (2), or 8 (never) off that filter.
+ROW_SRC0, ROW_SRC1, ROW_PLANE2_SRC0, ROW_PLANE2_SRC1, ROW_W0, ROW_W1, ROW_TIE = range(7)
 TABLE_ROWS = 7
+NO_TIE = 8  # no value of (sum & 7)
 # Channel counts whose 2x area filter rounds half up (OpenCV's vector code); others round half to even.
 AREA_HALF_UP_CHANNELS = (1, 3, 4)
 
@@ -82,63 +91,72 @@ def _axis_coefficients(crop_size: int, out_size: int, clamp_weights: bool) -> tu
     return src0, src1, w0, w1
 
 
-def _axis_table(start: int, crop_size: int, pad_low: int, pad_high: int, extent: int, out_size: int, is_x: bool) -> np.ndarray:
-    """(TABLE_ROWS, out_size) int32 table for one axis: image indices, validity and weights."""
+def _axis_table(start: int, crop_size: int, pad_low: int, pad_high: int, image_hw: tuple[int, int],
+                out_size: int, is_x: bool) -> np.ndarray:
+    """(TABLE_ROWS, out_size) int32 table for one axis: flat source offsets and weights (see ROW_*)."""
+    height, width = image_hw
+    extent = width if is_x else height
     src0, src1, w0, w1 = _axis_coefficients(crop_size, out_size, is_x)
     valid_lo = start + pad_low
     valid_hi = start + crop_size - pad_high  # the reference's right/bottom pad quirk lives in pad_high
-    table = np.empty((TABLE_ROWS, out_size), dtype=np.int32)
-    for row_src, row_valid, src in ((ROW_SRC0, ROW_VALID0, src0), (ROW_SRC1, ROW_VALID1, src1)):
+    table = np.zeros((TABLE_ROWS, out_size), dtype=np.int64)
+    step = 1 if is_x else width
+    for row_src, row_weight, src, weight in ((ROW_SRC0, ROW_W0, src0, w0), (ROW_SRC1, ROW_W1, src1, w1)):
         image_index = start + src
-        table[row_valid] = (image_index >= valid_lo) & (image_index < valid_hi)
-        table[row_src] = np.clip(image_index, 0, extent - 1)
-    table[ROW_W0] = w0
-    table[ROW_W1] = w1
-    table[ROW_FLAGS] = 0
-    table[ROW_FLAGS, 0] = int(crop_size == 2 * out_size)
-    return table
+        valid = (image_index >= valid_lo) & (image_index < valid_hi)
+        table[row_src] = np.clip(image_index, 0, extent - 1) * step
+        table[row_weight] = weight * valid
+    if not is_x:
+        table[ROW_PLANE2_SRC0] = table[ROW_SRC0] + height * width
+        table[ROW_PLANE2_SRC1] = table[ROW_SRC1] + height * width
+        table[ROW_TIE] = NO_TIE
+        table[ROW_TIE, 0] = 2 if crop_size == 2 * out_size else NO_TIE
+    return table.astype(np.int32)
 
 
 def crop_tables(window: CropWindow, image_hw: tuple[int, int], out_size: int) -> np.ndarray:
     """Host-side geometry of one crop: (2, TABLE_ROWS, out_size) int32, axis 0 = y, axis 1 = x."""
-    height, width = image_hw
-    ty = _axis_table(window.y1, window.crop_size, window.pad_top, window.pad_bottom, height, out_size, False)
-    tx = _axis_table(window.x1, window.crop_size, window.pad_left, window.pad_right, width, out_size, True)
+    ty = _axis_table(window.y1, window.crop_size, window.pad_top, window.pad_bottom, image_hw, out_size, False)
+    tx = _axis_table(window.x1, window.crop_size, window.pad_left, window.pad_right, image_hw, out_size, True)
     return np.stack([ty, tx])
 
 
-def crop_resize(frame: torch.Tensor, tables: torch.Tensor) -> torch.Tensor:
-    """Crop + zero-pad + OpenCV-bilinear resize of a frame, in integer arithmetic.
+def crop_resize_planes(frame: torch.Tensor, tables: torch.Tensor, channels: int | None = None) -> torch.Tensor:
+    """Crop + zero-pad + OpenCV-bilinear resize of the planes of a frame, in integer arithmetic.
 
-    frame: (H, W, C) uint8 (any device). tables: (2, TABLE_ROWS, S) int32 from `crop_tables`, on the same
-    device. Returns (S, S, C) uint8, byte-identical to `sample_crop` on the same frame and box.
+    frame: (P, H, W, C) uint8 with P = 1 or 2 (any device), the planes side by side in channels as the
+    host crops them (P * C channels). tables: (2, TABLE_ROWS, S) int32 from `crop_tables`, same device.
+    channels: the channel count OpenCV sees (default P * C; it picks the area filter's rounding).
+    Returns (P, S, S, C) int32 in 0..255, each plane's channels of `sample_crop`'s crop, byte-identical.
+    11 kernels (14 for channel counts whose area filter rounds half to even, as for the tracker's 6), none of them a copy of
+    the frame.
     """
-    height, width, channels = frame.shape
+    planes, height, width, depth = frame.shape
     size = tables.shape[-1]
-    ty, tx = tables[0].long(), tables[1].long()
-    flat = frame.reshape(height * width, channels)
-    rows = torch.stack([ty[ROW_SRC0], ty[ROW_SRC1]])  # (2, S)
-    cols = torch.stack([tx[ROW_SRC0], tx[ROW_SRC1]])  # (2, S)
-    index = (rows[:, None, :, None] * width + cols[None, :, None, :]).reshape(-1)  # (2y, 2x, S, S)
-    pixels = flat.index_select(0, index).reshape(2, 2, size, size, channels).to(torch.int32)
-    valid_y = torch.stack([tables[0, ROW_VALID0], tables[0, ROW_VALID1]])  # (2, S)
-    valid_x = torch.stack([tables[1, ROW_VALID0], tables[1, ROW_VALID1]])
-    pixels = pixels * (valid_y[:, None, :, None, None] * valid_x[None, :, None, :, None])
-    a0 = tables[1, ROW_W0][None, :, None]
-    a1 = tables[1, ROW_W1][None, :, None]
-    horizontal = pixels[:, 0] * a0 + pixels[:, 1] * a1  # (2 rows, S, S, C), up to 255 * 2048
-    b0 = tables[0, ROW_W0][:, None, None]
-    b1 = tables[0, ROW_W1][:, None, None]
-    top = (b0 * (horizontal[0] >> 4)) >> 16
-    bottom = (b1 * (horizontal[1] >> 4)) >> 16
-    out = (top + bottom + 2) >> 2
-    if channels not in AREA_HALF_UP_CHANNELS:
-        # Area mode: out = (sum + 2) >> 2 here; OpenCV rounds sum / 4 half to even, i.e. one lower when
-        # sum % 4 == 2 and sum // 4 is even.
-        block_sum = pixels.sum(dim=(0, 1))
-        tie_down = ((block_sum & 3) == 2) & (((block_sum >> 2) & 1) == 0)
-        out = out - tie_down.to(torch.int32) * tables[0, ROW_FLAGS, 0]
-    return out.clamp_(0, 255).to(torch.uint8)
+    ty, tx = tables[0], tables[1]
+    # flat source pixel of (plane, source row r, source column c, y, x): one broadcast add
+    rows = ty[ROW_SRC0 : ROW_SRC0 + 2 * planes].view(planes, 2, 1, size, 1)  # plane 2 rows follow plane 1
+    index = rows + tx[ROW_SRC0 : ROW_SRC1 + 1].view(1, 1, 2, 1, size)  # (P, 2, 2, S, S)
+    pixels = frame.reshape(planes * height * width, depth).index_select(0, index.view(-1))
+    pixels = pixels.view(planes, 2, 2, size, size, depth)
+    # horizontal pass: uint8 * int32 weights -> int32, summed over the two source columns
+    horizontal = (pixels * tx[ROW_W0 : ROW_W1 + 1].view(1, 1, 2, 1, size, 1)).sum(dim=2, dtype=torch.int32)
+    # OpenCV's vectorised vertical pass, per source row, then summed: t = top + bottom
+    vertical = ((horizontal >> 4) * ty[ROW_W0 : ROW_W1 + 1].view(1, 2, size, 1, 1)) >> 16
+    total = vertical.sum(dim=1, dtype=torch.int32)  # (P, S, S, C)
+    out = (total + 2) >> 2
+    if (channels or planes * depth) not in AREA_HALF_UP_CHANNELS:
+        # On the area filter (a0 = a1 = b0 = b1 = 1024) top and bottom are exactly the two rows' pixel
+        # sums, so ``total`` is the 2x2 block sum; OpenCV rounds sum / 4 half to even, one lower than
+        # (sum + 2) >> 2 when sum % 4 == 2 and sum // 4 is even, i.e. when sum & 7 == 2.
+        out = torch.add(out, (total & 7) == ty[ROW_TIE, 0], alpha=-1)  # int32 minus a bool mask
+    return out.clamp_(max=255)
+
+
+def crop_resize(frame: torch.Tensor, tables: torch.Tensor) -> torch.Tensor:
+    """`crop_resize_planes` of one (H, W, C) uint8 frame: (S, S, C) uint8, byte-identical to
+    `sample_crop` on the same frame and box."""
+    return crop_resize_planes(frame[None], tables)[0].to(torch.uint8)
 
 
 @dataclass

@@ -13,7 +13,9 @@ The target of issue 14 (<= 250 per frame) is about kernels; totals are reported 
 ``attention_as_one``: a CPU has no fused kernel for attention whose value head dim differs from the
 query's (the guided attention's q/k have 2d, v has d), so it dispatches the math fallback (about 14
 operators); CUDA's memory-efficient kernel takes it as one. With this option every
-``scaled_dot_product_attention`` call counts as one kernel, as on CUDA.
+``scaled_dot_product_attention`` call counts as one kernel, as on CUDA, and returns its output in the
+memory layout CUDA's fused kernels give it ((B, N, H, d) storage seen as (B, H, N, d)), so that what
+follows (merging the heads: a view on CUDA, a copy of the CPU's (B, H, N, d) result) counts as on CUDA.
 """
 
 from __future__ import annotations
@@ -121,7 +123,10 @@ class _AttentionAsOne(TorchFunctionMode):
         self.counter.record("scaled_dot_product_attention", "kernel")
         self.counter.suspended += 1
         try:
-            return func(*args, **(kwargs or {}))
+            out = func(*args, **(kwargs or {}))
+            # CUDA's fused kernels write (B, N, H, d) and return it as a (B, H, N, d) view, so the
+            # caller's merge of the heads is a view there; hand back the same layout (uncounted).
+            return out.transpose(1, 2).contiguous().transpose(1, 2) if out.dim() == 4 else out
         finally:
             self.counter.suspended -= 1
 
@@ -166,7 +171,7 @@ def count_engine_frame(
     with mock.patch.object(precision, "collapse_for_inference", keep):
         engine = TrackEngine(model, torch.device("cpu"), TrackerSettings(), dtype=dtype)
     # The engine runs EngineNetwork; without maps_only count SEATrack.forward as before the rewrites.
-    engine._network = EngineNetwork(engine.model) if maps_only else engine.model
+    engine._network = EngineNetwork(engine.model, pixels=engine.pixel_input) if maps_only else engine.model
     frames, box = synthetic_pairs(2, frame_hw[0], frame_hw[1], "thermal")
     engine.initialize(*frames[0], box)
     engine.track(*frames[1], list(box))  # tables uploaded, outputs allocated: a steady-state frame

@@ -104,8 +104,9 @@ def apply_half_policy(
             norm.register_forward_hook(_cast_output_to(dtype))
         backbone = model.backbone
         # half patch embedding + float32 positional embedding -> float32 tokens from the start
-        backbone.pos_embed_z.data = backbone.pos_embed_z.data.float()
-        backbone.pos_embed_x.data = backbone.pos_embed_x.data.float()
+        for name in ("pos_embed_z", "pos_embed_x", "pixel_pos_z", "pixel_pos_x"):
+            if hasattr(backbone, name):  # the pixel positions: a collapsed backbone's raw-crop embedding
+                getattr(backbone, name).data = getattr(backbone, name).data.float()
     for moe in islands["hmoe"]:
         moe.float()
         moe.register_forward_pre_hook(_cast_inputs_to(torch.float32))
