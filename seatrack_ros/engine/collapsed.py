@@ -382,18 +382,9 @@ class CollapsedViT(nn.Module):
         """`TwoStreamViT.forward`; ``pixels``: template and search are raw 0..255 crops."""
         if template_tokens is None:
             template_tokens = self.embed_template(template, pixels)
-        num_template = template_tokens.shape[1]
-        x = torch.cat([template_tokens, self.embed_search(search, pixels)], dim=1)
-        if capture is not None:
-            capture["embed"] = x
-            capture["blocks"] = []
-        for block in self.blocks:
-            x = block(x, num_template)
-            if capture is not None:
-                capture["blocks"].append(x)
-        x = self.norm(x)
-        batch = x.shape[0] // 2
-        return x[:batch, num_template:] + x[batch:, num_template:]
+        return self.fuse_tokens(template_tokens, self.embed_search(search, pixels), capture)
+
+    fuse_tokens = TwoStreamViT.fuse_tokens  # the same token assembly, blocks, final norm and stream sum
 
 
 def _fold_pixel_statistics(vit: TwoStreamViT, pixel_mean, pixel_std) -> tuple[torch.Tensor, ...]:

@@ -187,7 +187,7 @@ class TrackEngine:
     def _stage_crop(self) -> None:
         crop = crop_resize_planes(self.frame_device, self.search_tables.device)  # (2, S, S, 3) int32
         if self.pixel_input:  # raw values straight into the network input: one copy
-            self.search_input.view(crop.shape[0], 3, *crop.shape[1:3]).copy_(crop.permute(0, 3, 1, 2))
+            self._write_raw_input(crop)
         else:
             self.crop_device.view(*crop.shape[1:3], 2, 3).copy_(crop.permute(1, 2, 0, 3))
             self._stage_normalize()
@@ -196,9 +196,13 @@ class TrackEngine:
         """The network input from ``crop_device`` (the host-crop frames; the float32 path always)."""
         if self.pixel_input:
             size = self.crop_device.shape[0]
-            self.search_input.view(2, 3, size, size).copy_(self.crop_device.view(size, size, 2, 3).permute(2, 3, 0, 1))
+            self._write_raw_input(self.crop_device.view(size, size, 2, 3).permute(2, 0, 1, 3))
         else:
             self.search_input.copy_(normalize_crop(self.crop_device, self.mean, self.std, self.dtype))
+
+    def _write_raw_input(self, planes: torch.Tensor) -> None:
+        """(2, S, S, 3) crop values (any integer dtype or view) -> ``search_input`` (1, 6, S, S), one copy."""
+        self.search_input.view(2, 3, *planes.shape[1:3]).copy_(planes.permute(0, 3, 1, 2))
 
     def _stage_network(self) -> None:
         self._outputs = self._network(None, self.search_input, template_tokens=self.template_tokens)

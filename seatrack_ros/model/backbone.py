@@ -240,8 +240,15 @@ class TwoStreamViT(nn.Module):
         """
         if template_tokens is None:
             template_tokens = self.embed_template(template)
+        return self.fuse_tokens(template_tokens, self.embed_search(search), capture)
+
+    def fuse_tokens(
+        self, template_tokens: torch.Tensor, search_tokens: torch.Tensor, capture: dict | None = None
+    ) -> torch.Tensor:
+        """Stacked stream tokens (2B, Nz, dim), (2B, Nx, dim) -> fused search features (B, Nx, dim):
+        the blocks, the final norm and the sum of the two streams' search tokens (see `forward`)."""
         num_template = template_tokens.shape[1]
-        x = torch.cat([template_tokens, self.embed_search(search)], dim=1)
+        x = torch.cat([template_tokens, search_tokens], dim=1)
         if capture is not None:
             capture["embed"] = x
             capture["blocks"] = []
