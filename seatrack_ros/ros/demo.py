@@ -41,6 +41,7 @@ from seatrack_ros.streams.stamps import header_stamp_ns
 NODE_NAMESPACE = "/seatrack"
 RGB_TOPIC = "/demo/rgb/image_raw"
 AUX_TOPIC = "/demo/aux"
+READY_FILE = ".subscriber_ready"  # in --out: the subscriber has matched the node's target publisher
 
 
 def _parse(argv: Optional[list[str]]) -> argparse.Namespace:
@@ -239,14 +240,17 @@ def run_subscriber(args: argparse.Namespace) -> int:
             return
         debug_frames.append(image)
 
-    node.create_subscription(Target, f"{NODE_NAMESPACE}/target", on_target, 50)
+    target_sub = node.create_subscription(Target, f"{NODE_NAMESPACE}/target", on_target, 50)
     node.create_subscription(Image, f"{NODE_NAMESPACE}/debug_image", on_debug,
                              QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE))
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    ready = out / READY_FILE
     while not stop.is_set():
         rclpy.spin_once(node, timeout_sec=0.1)
+        if not ready.exists() and _matched_publishers(node, target_sub) > 0:
+            ready.touch()  # run_main starts the replay only now: no target is published before we match
     node.destroy_node()
     rclpy.try_shutdown()
 
@@ -287,6 +291,13 @@ def run_subscriber(args: argparse.Namespace) -> int:
         print(f"[subscriber] wrote {out / (name + '_strip.png')} and {out / (name + '.mp4')} "
               f"({len(debug_frames)} annotated frames)", flush=True)
     return 0 if rows else 1
+
+
+def _matched_publishers(node, subscription) -> int:
+    """Publishers matched to ``subscription`` (rclpy before Iron lacks the call: the graph count)."""
+    if hasattr(subscription, "get_publisher_count"):
+        return subscription.get_publisher_count()
+    return node.count_publishers(subscription.topic_name)
 
 
 def box_iou(a, b) -> float:
@@ -341,7 +352,14 @@ def run_main(args: argparse.Namespace) -> int:
     subscriber = subprocess.Popen(me + common + ["--role", "subscriber"], env=env)
     replay = None
     code = 1
+    ready = Path(args.out) / READY_FILE
+    ready.unlink(missing_ok=True)
     try:
+        # Targets published before the subscriber has matched the node's publisher would be lost to it
+        # (volatile QoS), which on a loaded machine can be the first second or two of the sequence.
+        deadline = time.monotonic() + 120
+        while not ready.exists() and subscriber.poll() is None and node.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
         replay = subprocess.Popen(me + common + ["--role", "replay"], env=env)
         replay.wait(timeout=600 + args.frames * 5)
         # let the node finish the pair it is working on (one model step) before stopping
@@ -349,6 +367,7 @@ def run_main(args: argparse.Namespace) -> int:
         subscriber.send_signal(signal.SIGINT)
         code = subscriber.wait(timeout=120)
     finally:
+        ready.unlink(missing_ok=True)
         for proc in (replay, subscriber, node):
             if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
