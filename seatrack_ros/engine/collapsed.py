@@ -10,19 +10,19 @@ loaded model in place (`prepare_model` calls it for the half precision and CUDA 
   logits, the slot values and the combine logits come from the normalised tokens by two matrix
   products, both groups share one routing softmax (their columns masked) and one slot product, the
   whole expert chain is one batched product, and the output is one (tokens x experts) @ (experts x
-  dim) product that also adds the residual: 8 kernels per fusion step (plus the half policy's two
-  casts) where the two reference HMoE calls take 44 (plus four casts) and the block five
+  dim) product that also adds the residual: 8 kernels per fusion step (in float16; bfloat16's float32 island adds
+  two casts) where the two reference HMoE calls take 44 (plus four casts) and the block five
   concatenations around them.
-- `CollapsedBlock`: a ViT block whose mutually guided q/k come from one multiply by precomputed
-  guidance coefficients (written straight into the attention's layout) and one copy, instead of four
-  casts, four multiplies and five concatenations; `ResidualMlp` puts fc2's bias and the residual add
+- `CollapsedBlock`: a ViT block whose mutually guided q and k both come from one multiply by
+  precomputed guidance coefficients (1 for k), written straight into the attention's layout, instead
+  of four casts, four multiplies and five concatenations; `ResidualMlp` puts fc2's bias and the residual add
   into fc2's product.
 - `CollapsedViT`: patch embedding as one copy (which also splits the two streams) and one matrix
   product, the projection's bias folded into the positional embeddings; with the model's pixel
   statistics it embeds raw 0..255 crops, the normalisation folded into per-stream weights.
 
 Kernels per engine frame of the released architecture (float16, counted on the CPU as CUDA would
-launch them; scripts/count_ops.py): 988 before these rewrites, 280 with them (docs/gpu.md).
+launch them; scripts/count_ops.py): 988 before these rewrites, 247 with them (docs/gpu.md).
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ class CollapsedHMoE(HMoE):
     """Residual HMoE fusion ``x + HMoE(template group) | HMoE(search group)``, collapsed (see module doc).
 
     A subclass of `HMoE` only so that the half precision policy, which finds its float32 islands by
-    type, keeps this module float32 too; it shares no parameters or code with `HMoE`.
+    type, keeps this module float32 under bfloat16; it shares no parameters or code with `HMoE`. Under
+    the dtypes in ``HALF_DTYPES`` (float16) it runs in that dtype, without the island's two casts
+    (`seatrack_ros.engine.precision` says why that is safe).
 
     Notation (per token ``n``, slot ``s``): ``h5[n] = [LoRP1_a(LayerNorm(x[n])), 1]`` is the rank-4
     projection with a constant 1 appended; the reference's token half ``(n, s)`` is
@@ -72,6 +74,8 @@ class CollapsedHMoE(HMoE):
     Kernels per call (one batch item): LayerNorm, first product, dispatch softmax, slot product,
     expert product, combine product, combine softmax, output product with the residual add: 8.
     """
+
+    HALF_DTYPES = (torch.float16,)
 
     def __init__(self, moe: HMoE, num_template: int, num_tokens: int) -> None:
         nn.Module.__init__(self)
@@ -255,7 +259,9 @@ class ResidualMlp(nn.Module):
 
 
 class CollapsedBlock(nn.Module):
-    """`Block` with fused attention, precomputed guidance, `CollapsedHMoE` fusion and `ResidualMlp`."""
+    """`Block` with fused attention, precomputed guidance (``qk_guidance`` (2, 2, 1, 1, 1, 2, 1): q's
+    coefficients [i, j] from `guidance_coefficients`, then k's, all 1), `CollapsedHMoE` fusion and
+    `ResidualMlp`."""
 
     def __init__(self, block: Block, num_template: int, num_tokens: int) -> None:
         super().__init__()
@@ -263,29 +269,32 @@ class CollapsedBlock(nn.Module):
         self.norm1, self.attn, self.norm2 = block.norm1, block.attn, block.norm2
         self.mlp = ResidualMlp(block.mlp)
         if self.fusion:
-            self.register_buffer("guidance", guidance_coefficients(block))
+            guidance = guidance_coefficients(block)  # (2, 1, 1, 1, 2, 1): [i, j] for q; k's are 1
+            self.register_buffer("qk_guidance", torch.stack([guidance, torch.ones_like(guidance)]))
             self.attn_moe = CollapsedHMoE(block.attn_moe, num_template, num_tokens)
             self.ffn_moe = CollapsedHMoE(block.ffn_moe, num_template, num_tokens)
         self.attention_impl = "fused"  # set_attention_impl visits every block; this one has one impl
 
     def _attention(self, x: torch.Tensor) -> torch.Tensor:
         attn = self.attn
-        q, k, v = attn.split_heads(self.norm1(x))  # (2B, H, N, d) each
         if not self.fusion:
+            q, k, v = attn.split_heads(self.norm1(x))  # (2B, H, N, d) each
             return attn.merge_heads(F.scaled_dot_product_attention(q, k, v))
-        two_batch, heads, tokens, head_dim = q.shape
-        batch = two_batch // 2
-        # Guided attention as plain attention over head dim 2d (see guided_attention_fused):
-        # q_guided[i] = [c[i,0] q_rgb, c[i,1] q_aux], k_guided[i] = [k_rgb, k_aux] for both streams i.
-        by_stream = (1, 2, 3, 0, 4)  # (2, B, H, N, d) -> (B, H, N, 2, d): stream j next to head_dim
-        q_src = q.reshape(2, batch, heads, tokens, head_dim).permute(*by_stream)
-        # written into a contiguous (2, B, H, N, 2, d) result, so the merge of (2, d) is a view
-        q_guided = torch.empty((2, batch, heads, tokens, 2, head_dim), dtype=q.dtype, device=q.device)
-        torch.mul(self.guidance.to(q.dtype), q_src.unsqueeze(0), out=q_guided)
-        q_guided = q_guided.view(two_batch, heads, tokens, 2 * head_dim)
-        k_src = k.reshape(2, batch, heads, tokens, head_dim).permute(*by_stream)
-        k_guided = k_src.unsqueeze(0).expand(2, -1, -1, -1, -1, -1).reshape(two_batch, heads, tokens, 2 * head_dim)
-        out = F.scaled_dot_product_attention(q_guided, k_guided, v, scale=attn.scale)
+        two_batch, tokens, _ = x.shape
+        batch, heads, head_dim = two_batch // 2, attn.num_heads, attn.head_dim
+        # (qkv, 2B, H, N, d) views of the one qkv product
+        qkv = attn.qkv(self.norm1(x)).reshape(two_batch, tokens, 3, heads, head_dim).permute(2, 0, 3, 1, 4)
+        # Guided attention as plain attention over head dim 2d (see guided_attention_fused): for both
+        # streams i, q_guided[i] = [c[i,0] q_rgb, c[i,1] q_aux] and k_guided[i] = [k_rgb, k_aux]. One
+        # multiply by `qk_guidance` (k's coefficients are 1: exact) lays out both: (q|k, stream i, B, H,
+        # N, stream j, d), contiguous, so each merge of (stream j, d) into the head dim is a view.
+        by_stream = (0, 2, 3, 4, 1, 5)  # (q|k, 2, B, H, N, d) -> (q|k, B, H, N, 2, d): stream j by head_dim
+        qk_src = qkv[:2].reshape(2, 2, batch, heads, tokens, head_dim).permute(*by_stream)
+        qk_guided = torch.empty((2, 2, batch, heads, tokens, 2, head_dim), dtype=qkv.dtype, device=qkv.device)
+        torch.mul(self.qk_guidance.to(qkv.dtype), qk_src.unsqueeze(1), out=qk_guided)
+        q_guided = qk_guided[0].view(two_batch, heads, tokens, 2 * head_dim)
+        k_guided = qk_guided[1].view(two_batch, heads, tokens, 2 * head_dim)
+        out = F.scaled_dot_product_attention(q_guided, k_guided, qkv[2], scale=attn.scale)
         return attn.merge_heads(out)
 
     def forward(self, x: torch.Tensor, num_template: int) -> torch.Tensor:
@@ -425,7 +434,8 @@ class EngineNetwork(nn.Module):
     """Backbone + head returning only the three maps: the engine decodes its own (windowed) box.
 
     Same call as `SEATrack.forward` (template, search, template_tokens); skips the unwindowed
-    ``pred_boxes`` decode and hands the head the fused tokens as a channels-last view (no copy).
+    ``pred_boxes`` decode and hands the head the fused tokens as a channels-last view (no copy). With a
+    `FoldedCenterHead` the three maps are views of one (B, 6, F, F) tensor, also returned as ``maps``.
     """
 
     def __init__(self, model: nn.Module, pixels: bool = False) -> None:
@@ -439,5 +449,9 @@ class EngineNetwork(nn.Module):
         batch, tokens, dim = fused.shape
         side = model.box_head.feat_size
         features = fused.view(batch, side, side, dim).permute(0, 3, 1, 2)  # channels-last (B, dim, F, F)
-        score_map, size_map, offset_map = model.box_head(features)
+        head = model.box_head
+        if isinstance(head, FoldedCenterHead):  # one stacked map, so the decode gathers a cell once
+            maps = head.maps(features)  # (B, 6, F, F) channels-last, see FoldedCenterHead.maps
+            return {"score_map": maps[:, 0:1], "size_map": maps[:, 2:4], "offset_map": maps[:, 4:6], "maps": maps}
+        score_map, size_map, offset_map = head(features)
         return {"score_map": score_map, "size_map": size_map, "offset_map": offset_map}

@@ -114,8 +114,8 @@ class TrackEngine:
         pin = is_cuda
         with torch.cuda.device(device) if is_cuda else contextlib.nullcontext():
             self.window = hann_window(feat).reshape(1, 1, feat, feat).to(device)
-            flat = torch.arange(feat * feat, dtype=torch.float32)
-            self.cells = torch.stack([flat % feat, torch.div(flat, feat, rounding_mode="floor"), flat]).to(device)
+            self.response = torch.zeros((1, 1, feat, feat), dtype=torch.float32, device=device)
+            self.flat_cells = torch.arange(feat * feat, dtype=torch.float32, device=device)  # the peak index, as float32
             self.mean, self.std = self.model.pixel_stats(device)  # the model's statistics, made before capture
             self.search_input = torch.zeros((1, 6, settings.search_size, settings.search_size), dtype=self.dtype, device=device)
             self.result = torch.zeros(6, dtype=torch.float32, device=device)
@@ -225,17 +225,31 @@ class TrackEngine:
         self.compiled = True
 
     def _stage_decode(self) -> None:
-        """`decode_box` of the windowed score map, op for op in float32 (the maps are float32
-        islands), written as [cx, cy, w, h, peak, index] into ``result`` in 8 kernels."""
+        """The windowed peak and what `decode_box` reads at its cell, in float32 (the maps are float32
+        islands), written as [peak, flat index, size w, size h, offset x, offset y] into ``result``
+        in 5 kernels; `_decode_result` finishes the box on the host."""
         out = self._outputs
-        feat = self.window.shape[-1]
-        response = self.window * out["score_map"]  # (1, 1, F, F)
+        response = torch.mul(self.window, out["score_map"], out=self.response)  # (1, 1, F, F)
         peak, index = response.view(-1).max(dim=0, keepdim=True)
-        size = out["size_map"].reshape(2, -1).index_select(1, index)  # (2, 1)
-        offset = out["offset_map"].reshape(2, -1).index_select(1, index)
-        cell = self.cells.index_select(1, index)  # (3, 1): ix, iy and the flat index, as float32
-        centre = (cell[:2] + offset) / feat  # decode_box's (ix + off) / F
-        torch.cat([centre.view(2), size.view(2), peak, cell[2]], out=self.result)
+        maps = out.get("maps")
+        if maps is not None:  # (1, 6, F, F) channels-last: one gather reads [score, -, w, h, ox, oy]
+            at_peak = maps.permute(0, 2, 3, 1).reshape(-1, maps.shape[1]).index_select(0, index).view(-1)[2:]
+        else:  # the uncollapsed head (float32 CPU engine): three separate maps
+            maps = torch.cat([out["size_map"].reshape(2, -1), out["offset_map"].reshape(2, -1)])
+            at_peak = maps.index_select(1, index).view(-1)
+        torch.cat([peak, self.flat_cells.index_select(0, index), at_peak], out=self.result)
+
+    def _decode_result(self, values: np.ndarray) -> tuple[torch.Tensor, float, int]:
+        """``result`` on the host -> (float32 (4,) normalised (cx, cy, w, h), peak, peak index).
+
+        The centre is `decode_box`'s ``(ix + offset) / F`` in float32, on the host: the same IEEE
+        operations as on the device, without two kernels per frame."""
+        feat = np.float32(self.window.shape[-1])
+        index = int(values[1])
+        cell = np.array([index % int(feat), index // int(feat)], dtype=np.float32)
+        centre = (cell + values[4:6].astype(np.float32)) / feat
+        box = np.concatenate([centre, values[2:4]]).astype(np.float32)
+        return torch.from_numpy(box), float(values[0]), index
 
     def _run_stage(self, name: str, fn) -> None:
         if not self.cuda_graphs:
@@ -336,8 +350,8 @@ class TrackEngine:
             self.result_host.copy_(self.result, non_blocking=True)
             self._record(5)
         self._synchronize()
-        values = self.result_host.numpy().copy()
-        return torch.from_numpy(values[:4]), float(values[4]), int(values[5]), resize_factor
+        box, peak, index = self._decode_result(self.result_host.numpy().copy())
+        return box, peak, index, resize_factor
 
     def track(self, rgb: np.ndarray, aux: np.ndarray, state: list[float]) -> tuple[list[float], list[float], float, int]:
         """`locate` plus the shared tail: (clipped box, unclipped box, windowed peak score, peak index),

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..model.head import CenterHead, clamped_sigmoid
+from ..model.head import CLAMP_HIGH, CLAMP_LOW, CenterHead
 
 BRANCHES = ("ctr", "size", "offset")
 
@@ -74,11 +74,19 @@ class FoldedCenterHead(nn.Module):
         self.conv5_size = self.conv5_ctr
         self.conv5_offset = self.conv5_ctr
 
-    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """features (B, dim, F, F) -> score_map (B,1,F,F), size_map (B,2,F,F), offset_map (B,2,F,F)."""
+    def maps(self, features: torch.Tensor) -> torch.Tensor:
+        """features (B, dim, F, F) -> (B, 6, F, F) channels-last: [score, unused, size w, size h,
+        offset x, offset y], the first four squashed by `clamped_sigmoid` in place (the same two
+        operators, sigmoid then clamp), so one gather at a cell reads all of them."""
         x = features
         for conv in self.convs:
             x = self.relu(conv(x))
-        out = self.conv5_ctr(x)  # (B, 6, F, F): [score, unused, size w, size h, offset x, offset y]
-        squashed = clamped_sigmoid(out[:, :4])
-        return squashed[:, 0:1], squashed[:, 2:4], out[:, 4:6]
+        out = self.conv5_ctr(x)
+        out[:, :4].sigmoid_().clamp_(min=CLAMP_LOW, max=CLAMP_HIGH)
+        return out
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """features (B, dim, F, F) -> score_map (B,1,F,F), size_map (B,2,F,F), offset_map (B,2,F,F)
+        (views of `maps`)."""
+        out = self.maps(features)
+        return out[:, 0:1], out[:, 2:4], out[:, 4:6]

@@ -12,8 +12,15 @@ half would overflow or lose the peak:
   LayerNorm parameters float32 in both runs) it cut the box deviation from
   0.069 to 0.031 px but the score-map deviation only from 8.2e-4 to 7.2e-4 (the half matmuls
   dominate), for one extra cast kernel per LayerNorm, so it is off by default.
-- HMoE (routing softmaxes over 2N tokens, temperatures, low-rank experts): the whole module runs in
-  float32 (it is tiny: rank-4 projections) and hands half back to the residual stream.
+- HMoE (routing softmaxes over 2N tokens, temperatures, low-rank experts): the reference module, and
+  the collapsed one under bfloat16, run in float32 (they are tiny: rank-4 projections) and hand half
+  back to the residual stream, two casts per call. Under float16 the collapsed module
+  (`CollapsedHMoE.HALF_DTYPES`) runs in float16 without those casts: its 8 kernels are 5 matrix
+  products, which accumulate in float32, 2 softmaxes, which compute in float32 inside the half kernels
+  (CUDA and CPU), and its LayerNorm, whose statistics are float32; only the routing logits and
+  weights are rounded to float16's 11 bits. On the golden sequence (CPU float16) that measured no
+  worse than the float32 island: open-loop worst box 0.43 px against 0.52 px, argmax 7/7 in both
+  (docs/gpu.md). bfloat16's 8 bits would move the routing weights ~8x more, so it keeps the island.
 - Attention softmax: the fused kernels (flash / memory-efficient SDPA) keep the softmax in float32
   internally; the guidance coefficients ``1 - s`` and ``s`` are formed in float32 before the cast.
 - Mutual-guidance scalars stay float32 (``1 - s`` of a half ``s`` near 1 would lose ~2% relative).
@@ -61,8 +68,9 @@ def _cast_output_back(module, args, output):
     return output
 
 
-def float32_island_modules(model: nn.Module) -> dict[str, list[nn.Module]]:
-    """The modules computing in float32 under the half policy, by role (see module docstring).
+def float32_island_modules(model: nn.Module, dtype: torch.dtype | None = None) -> dict[str, list[nn.Module]]:
+    """The modules computing in float32 under the half policy for ``dtype``, by role (see module
+    docstring); ``dtype`` None lists every HMoE (the islands of bfloat16).
 
     ``layer_norm`` modules keep float32 parameters only with ``residual_float32``; otherwise their
     statistics are float32 inside PyTorch's half kernel.
@@ -71,7 +79,7 @@ def float32_island_modules(model: nn.Module) -> dict[str, list[nn.Module]]:
     head_outputs = [getattr(head, f"conv5_{name}") for name in ("ctr", "size", "offset")] if head is not None else []
     return {
         "layer_norm": [m for m in model.modules() if isinstance(m, nn.LayerNorm) and not _inside_hmoe(model, m)],
-        "hmoe": [m for m in model.modules() if isinstance(m, HMoE)],
+        "hmoe": [m for m in model.modules() if isinstance(m, HMoE) and dtype not in getattr(m, "HALF_DTYPES", ())],
         "head_output": head_outputs,
     }
 
@@ -97,7 +105,7 @@ def apply_half_policy(
     if dtype not in HALF_DTYPES:
         raise ValueError(f"half dtype must be one of {HALF_DTYPES}, got {dtype}")
     model.to(dtype)
-    islands = float32_island_modules(model)
+    islands = float32_island_modules(model, dtype)
     if residual_float32:
         for norm in islands["layer_norm"]:
             norm.float()  # float32 input from the residual stream, float32 parameters: no mixed dtypes

@@ -43,8 +43,11 @@ class CenterHead(nn.Module):
         return score_map, size_map, offset_map
 
 
+CLAMP_LOW, CLAMP_HIGH = 1e-4, 1 - 1e-4  # the score and size maps' range after the sigmoid
+
+
 def clamped_sigmoid(x: torch.Tensor) -> torch.Tensor:
-    return torch.clamp(x.sigmoid(), min=1e-4, max=1 - 1e-4)
+    return torch.clamp(x.sigmoid(), min=CLAMP_LOW, max=CLAMP_HIGH)
 
 
 def decode_box(
