@@ -22,6 +22,7 @@ from seatrack_ros.engine import (
     prepare_model,
     window_is_regular,
 )
+from seatrack_ros.engine.gpu_preprocess import ROW_SRC0, ROW_SRC1, rows_read
 from seatrack_ros.model.backbone import Block, BackboneConfig, guided_attention_fused
 from seatrack_ros.model.hmoe import HMoE
 from seatrack_ros.errors import InputError
@@ -137,6 +138,41 @@ def test_irregular_windows_are_recognised():
     assert not window_is_regular(crop_window((100.0, -100.0, 2.0, 110.0), 4.0, hw), hw)
     assert window_is_regular(crop_window((100.0, -10.0, 20.0, 30.0), 4.0, hw), hw)
     assert window_is_regular(crop_window((300.0, 230.0, 30.0, 20.0), 4.0, hw), hw)
+
+
+@pytest.mark.parametrize("box", [(40, 30, 20, 16), (-30, -20, 40, 30), (150, 100, 60, 50), (5, 200, 30, 30), (0, 0, 160, 120)])
+def test_rows_read_are_exactly_the_rows_the_crop_tables_read(box):
+    image_hw = (240, 320)
+    window = crop_window(box, 4.0, image_hw)
+    tables = crop_tables(window, image_hw, 64)
+    read = np.concatenate([tables[0, ROW_SRC0], tables[0, ROW_SRC1]]) // image_hw[1]
+    top, bottom = rows_read(window, image_hw)
+    assert 0 <= top < bottom <= image_hw[0]
+    assert top <= read.min() and read.max() <= bottom - 1  # every row read is uploaded
+    # and not many more: the window's own rows, of which the bilinear samples skip at most half a step
+    assert bottom - top <= window.crop_size
+    margin = window.crop_size / 64 / 2 + 1
+    assert read.min() - top <= margin and (bottom - 1) - read.max() <= margin
+
+
+def test_engine_uploads_only_the_rows_its_search_crop_reads():
+    """A frame's upload writes only `rows_read` of the window; the rows left from the previous frame
+    are never read: the crop still equals the host crop of the new frame."""
+    rng = np.random.default_rng(4)
+    frames = [tuple(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8) for _ in range(2)) for _ in range(2)]
+    settings = TrackerSettings()
+    engine = TrackEngine(build_tiny_model(), torch.device("cpu"), settings)
+    box = [140.0, 100.0, 20.0, 16.0]  # a small target: the search window covers 72 of 240 rows
+    engine.initialize(*frames[0], box)
+    engine.track(*frames[1], list(box))
+    window = crop_window(box, settings.search_factor, (240, 320))
+    top, bottom = rows_read(window, (240, 320))
+    assert bottom - top < 240
+    planes = engine.frame_host.numpy()
+    np.testing.assert_array_equal(planes[0, top:bottom], frames[1][0][top:bottom])
+    np.testing.assert_array_equal(planes[0, :top], frames[0][0][:top])  # not uploaded: frame 0 stays
+    expected, _ = sample_crop(np.concatenate(frames[1], axis=2), box, settings.search_factor, settings.search_size)
+    np.testing.assert_array_equal(engine.search_crop(), expected)
 
 
 def test_normalize_crop_is_the_trackers_arithmetic():
@@ -279,7 +315,7 @@ def test_engine_on_cpu_equals_host_pipeline():
 
 
 def test_half_engine_on_cpu_crops_raw_pixels_and_follows_the_host_pipeline():
-    """The half path (collapsed network, raw crops into the folded patch embedding, the 8-kernel
+    """The half path (collapsed network, raw crops into the folded patch embedding, the 5-kernel
     decode) against the float32 host tracker, with the trained demo model on a held-out scene: the
     same crops byte for byte, the same peak cells, boxes within 0.5 px."""
     from seatrack_ros.model import load_seatrack

@@ -82,8 +82,16 @@ def test_gpu_crops_are_byte_exact():
     assert worst == 0
 
 
-def test_float32_cuda_tracker_follows_golden(new_model, tracker_seq):
+def test_cuda_tracker_defaults_to_half_and_graphs_on_a_high_priority_stream(new_model):
     tracker = SEATracker(new_model(), "cuda")
+    assert tracker.half and tracker.engine.dtype == torch.float16 and tracker.engine.cuda_graphs
+    assert tracker.engine.stream.priority < 0  # above the default streams' 0
+    low, high = torch.cuda.Stream.priority_range()
+    assert tracker.engine.stream.priority == min(low, high)
+
+
+def test_float32_cuda_tracker_follows_golden(new_model, tracker_seq):
+    tracker = SEATracker(new_model(), "cuda", half=False, cuda_graphs=False)
     rows = open_loop(tracker, tracker_seq)
     np.testing.assert_array_equal(tracker.engine.template_crop(), tracker_seq["template_crop"])
     print("float32 CUDA, open loop (box px, crop px, score, argmax):", rows)

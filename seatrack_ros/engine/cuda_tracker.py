@@ -33,7 +33,7 @@ from torch import nn
 
 from ..geometry.crop import crop_window, sample_crop
 from ..geometry.boxes import finish_box, hann_window
-from .gpu_preprocess import CropTables, crop_resize_planes, crop_tables, normalize_crop, window_is_regular
+from .gpu_preprocess import CropTables, crop_resize_planes, crop_tables, normalize_crop, rows_read, window_is_regular
 from .collapsed import CollapsedViT, EngineNetwork
 from .precision import prepare_model
 
@@ -48,6 +48,22 @@ def compile_static(model: nn.Module, backend, *args, **kwargs) -> nn.Module:
     compiled = torch.compile(model, backend=backend, fullgraph=True, dynamic=False)
     compiled(*args, **kwargs)
     return compiled
+
+
+# torch.cuda.Stream maps a priority beyond the device's range to the nearest one it has (its docs):
+# this asks for the highest the device offers, whatever that range is.
+HIGHEST_STREAM_PRIORITY = -(1 << 16)
+
+
+def _new_stream(device: torch.device, priority: int | None) -> torch.cuda.Stream:
+    """The tracker's stream; priority None: the highest (-1, CUDA's usual high priority, where a torch
+    refuses an out-of-range value instead of mapping it)."""
+    if priority is not None:
+        return torch.cuda.Stream(device, priority=priority)
+    try:
+        return torch.cuda.Stream(device, priority=HIGHEST_STREAM_PRIORITY)
+    except (RuntimeError, ValueError):
+        return torch.cuda.Stream(device, priority=-1)
 
 
 def error_line(exc: BaseException, limit: int = 300) -> str:
@@ -67,7 +83,8 @@ class TrackEngine:
         cannot run float16.
     cuda_graphs: capture the per-frame stages as CUDA graphs; falls back to eager on capture failure.
     profile: record CUDA events between stages (read them with `stage_times`).
-    stream_priority: priority of the tracker's stream (lower is higher priority, CUDA's convention).
+    stream_priority: priority of the tracker's stream (lower is higher priority, CUDA's convention);
+        None (the default): the highest the device offers (`HIGHEST_STREAM_PRIORITY`).
     dtype: explicit compute dtype (float32, float16 or bfloat16) on any device, overriding ``half``;
         e.g. to measure the half policy's fidelity on a CPU (slow there, but the same arithmetic plan).
     residual_float32: keep the residual stream float32 under half precision (see `precision`); None
@@ -86,7 +103,7 @@ class TrackEngine:
         half: bool = False,
         cuda_graphs: bool = False,
         profile: bool = False,
-        stream_priority: int = 0,
+        stream_priority: int | None = None,
         dtype: torch.dtype | None = None,
         residual_float32: bool | None = None,
         compile_network: bool = False,
@@ -109,7 +126,7 @@ class TrackEngine:
         if cuda_graphs and not self.cuda_graphs:
             LOG.warning("CUDA graphs need a CUDA device; %s runs eagerly", device)
         self.profile = bool(profile) and is_cuda
-        self.stream = torch.cuda.Stream(device, priority=stream_priority) if is_cuda else None
+        self.stream = _new_stream(device, stream_priority) if is_cuda else None
         feat = settings.search_size // self.model.config.patch_size
         pin = is_cuda
         with torch.cuda.device(device) if is_cuda else contextlib.nullcontext():
@@ -173,12 +190,16 @@ class TrackEngine:
         self.frame_device = self.frame_host if on_cpu else torch.zeros(shape, dtype=torch.uint8, device=self.device)
         self._graphs.pop("crop_normalize", None)  # captured against the old frame buffer
 
-    def _upload_frame(self, rgb: np.ndarray, aux: np.ndarray) -> None:
+    def _upload_frame(self, rgb: np.ndarray, aux: np.ndarray, rows: tuple[int, int] | None = None) -> None:
+        """Both planes into the frame buffer (and to the device): all rows, or only [top, bottom), the
+        rows the next crop reads (`rows_read`); the others keep an earlier frame's pixels, unread."""
+        top, bottom = rows if rows is not None else (0, rgb.shape[0])
         host = self.frame_host.numpy()
-        np.copyto(host[0], rgb)
-        np.copyto(host[1], aux)
+        np.copyto(host[0, top:bottom], rgb[top:bottom])
+        np.copyto(host[1, top:bottom], aux[top:bottom])
         if self.frame_device.data_ptr() != self.frame_host.data_ptr():
-            self.frame_device.copy_(self.frame_host, non_blocking=True)
+            for plane in range(2):  # each plane's row block is contiguous: two plain copies
+                self.frame_device[plane, top:bottom].copy_(self.frame_host[plane, top:bottom], non_blocking=True)
 
     # ------------------------------------------------------------------------------------------ stages
     # A stage captured as a graph runs its Python once, at capture; replays only rerun its kernels. So a
@@ -329,7 +350,7 @@ class TrackEngine:
         with self._on_stream():
             self._record(0)
             if regular:
-                self._upload_frame(rgb, aux)
+                self._upload_frame(rgb, aux, rows_read(window, image_hw))  # only the rows the crop reads
                 self.search_tables.upload(crop_tables(window, image_hw, s.search_size), self.stream)
             else:
                 self.host_crops += 1

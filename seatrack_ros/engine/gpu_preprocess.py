@@ -121,6 +121,15 @@ def crop_tables(window: CropWindow, image_hw: tuple[int, int], out_size: int) ->
     return np.stack([ty, tx])
 
 
+def rows_read(window: CropWindow, image_hw: tuple[int, int]) -> tuple[int, int]:
+    """[top, bottom) image rows that `crop_tables` for ``window`` can read: the window's rows clamped
+    into the image, as the tables clamp every source row. Only these rows need uploading."""
+    last = image_hw[0] - 1
+    top = min(max(window.y1, 0), last)
+    bottom = min(max(window.y1 + window.crop_size - 1, 0), last) + 1
+    return top, bottom
+
+
 def crop_resize_planes(frame: torch.Tensor, tables: torch.Tensor, channels: int | None = None) -> torch.Tensor:
     """Crop + zero-pad + OpenCV-bilinear resize of the planes of a frame, in integer arithmetic.
 

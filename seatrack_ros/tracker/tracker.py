@@ -90,8 +90,9 @@ class SEATracker:
     the one shared tail. On a CUDA device it runs `seatrack_ros.engine.TrackEngine` (own stream, GPU
     crop, LoRA merged into the shared model, fused attention) unless ``gpu_pipeline`` is False, which
     keeps the host-crop reference pipeline (e.g. as a benchmark baseline). ``half`` (float16 with
-    float32 islands) and ``cuda_graphs`` only apply there; elsewhere they fall back to float32 / eager
-    with a warning, and `half` / `cuda_graphs` report what is in effect. ``compile_network`` (CUDA
+    float32 islands) and ``cuda_graphs`` only apply there, and default (None) to on there; asked for
+    elsewhere they fall back to float32 / eager with a warning, and `half` / `cuda_graphs` report what
+    is in effect. ``compile_network`` (CUDA
     pipeline only) compiles the network with ``torch.compile`` at the first `initialize` (see the
     engine). ``attention`` (host backend only): None keeps the model's attention as loaded (the
     reference's op order, bitwise), ``"fused"`` selects the fused kernels. On the CUDA pipeline the
@@ -108,8 +109,8 @@ class SEATracker:
         device: str | torch.device = "cpu",
         settings: TrackerSettings | None = None,
         *,
-        half: bool = False,
-        cuda_graphs: bool = False,
+        half: bool | None = None,
+        cuda_graphs: bool | None = None,
         gpu_pipeline: bool = True,
         profile: bool = False,
         compile_network: bool = False,
@@ -124,7 +125,11 @@ class SEATracker:
         self.settings = settings
         self.engine = None
         self.precision_choice = None  # CPU only: what `precision` resolved to and why
-        if self.device.type == "cuda" and gpu_pipeline:
+        on_engine = self.device.type == "cuda" and gpu_pipeline
+        if on_engine:  # the CUDA pipeline's defaults: float16 and CUDA graphs
+            half = True if half is None else half
+            cuda_graphs = True if cuda_graphs is None else cuda_graphs
+        if on_engine:
             from ..engine.cuda_tracker import TrackEngine  # the CPU path never needs it
 
             self.engine = TrackEngine(
