@@ -414,9 +414,11 @@ def graphed_on_cpu(engine: TrackEngine) -> TrackEngine:
     return engine
 
 
-def test_graph_replays_give_the_eager_results_through_irregular_crops_and_reinitialisation():
+@pytest.mark.parametrize("staged", [False, True])  # one graph per frame, or one per stage (as when profiled)
+def test_graph_replays_give_the_eager_results_through_irregular_crops_and_reinitialisation(staged):
     model = build_tiny_model()
     graphed = graphed_on_cpu(TrackEngine(model, torch.device("cpu"), TrackerSettings()))
+    graphed.profile = staged  # on CUDA profile=True times the stages, so they are captured one by one
     eager = TrackEngine(model, torch.device("cpu"), TrackerSettings())
     frames = moving_target_frames(6)
     hw = frames[0][0].shape[:2]
@@ -435,6 +437,8 @@ def test_graph_replays_give_the_eager_results_through_irregular_crops_and_reinit
             eager.initialize(rgb, aux, box)
             state = list(box)
             assert torch.equal(graphed.template_tokens, eager.template_tokens)
+            # the frame graph exists before the first track: captured at initialize
+            assert ("frame" in graphed._graphs) != staged
             continue
         state = box if box is not None else state
         got, want = graphed.track(rgb, aux, state), eager.track(rgb, aux, state)
@@ -442,7 +446,8 @@ def test_graph_replays_give_the_eager_results_through_irregular_crops_and_reinit
         expected_crop, _ = sample_crop(np.concatenate([rgb, aux], axis=2), state, 4.0, 256)
         np.testing.assert_array_equal(graphed.search_crop(), expected_crop)
         state = got[0]
-    assert graphed.cuda_graphs and set(graphed._graphs) == {"crop_normalize", "backbone_head", "decode"}
+    stages = {"crop_normalize", "backbone_head", "decode"} if staged else {"frame", "host_frame"}
+    assert graphed.cuda_graphs and set(graphed._graphs) == stages
     assert graphed.host_crops == 1
 
 

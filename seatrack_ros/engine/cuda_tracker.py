@@ -13,8 +13,12 @@ Per `track()` call:
    hands them to `SEATracker`, whose one tail (`seatrack_ros.geometry.finish_box`) maps the box back
    into the image for both backends.
 
-Stages 2-4 are each captured once as a CUDA graph (``cuda_graphs=True``) and replayed per frame; capture
-failures fall back to eager execution with a warning. Optionally (``compile_network=True``) the network
+With ``cuda_graphs=True`` stages 2-5 are one CUDA graph per frame (crop -> network -> decode -> the 6
+floats into pinned memory), captured at `initialize` rather than at the first `track`, so that the first
+tracked frame costs what every other does; a second graph, captured when first needed, serves the rare
+frames whose window the host crops. Both share one memory pool per tracker. With ``profile=True`` the
+stages are captured one graph each instead, so that events can time them. Capture failures fall back
+to eager execution with a warning. Optionally (``compile_network=True``) the network
 is first compiled with ``torch.compile`` for its fixed shapes, which fuses the many small elementwise
 kernels the graph would otherwise replay one by one; the first `initialize` then takes the compile
 time, and a failed compile falls back to the plain network with a warning. Nothing here synchronises
@@ -81,7 +85,7 @@ class TrackEngine:
         policy), so engines built on the same model share its weights.
     half: float16 weights/activations with float32 islands; falls back to float32 when the device
         cannot run float16.
-    cuda_graphs: capture the per-frame stages as CUDA graphs; falls back to eager on capture failure.
+    cuda_graphs: one CUDA graph per frame, captured at `initialize`; falls back to eager on capture failure.
     profile: record CUDA events between stages (read them with `stage_times`).
     stream_priority: priority of the tracker's stream (lower is higher priority, CUDA's convention);
         None (the default): the highest the device offers (`HIGHEST_STREAM_PRIORITY`).
@@ -148,6 +152,7 @@ class TrackEngine:
         self.template_crop_device: torch.Tensor | None = None
         self._outputs: dict[str, torch.Tensor] | None = None
         self._graphs: dict[str, torch.cuda.CUDAGraph] = {}
+        self._pool = torch.cuda.graph_pool_handle() if self.cuda_graphs else None  # one pool for this tracker's graphs
         # A collapsed backbone embeds raw crops (the normalisation folded into its patch embedding)
         backbone = self.model.backbone
         self.pixel_input = isinstance(backbone, CollapsedViT) and backbone.pixel_input
@@ -188,7 +193,8 @@ class TrackEngine:
         self.frame_host = torch.zeros(shape, dtype=torch.uint8, pin_memory=self.stream is not None)
         on_cpu = self.stream is None
         self.frame_device = self.frame_host if on_cpu else torch.zeros(shape, dtype=torch.uint8, device=self.device)
-        self._graphs.pop("crop_normalize", None)  # captured against the old frame buffer
+        for name in ("crop_normalize", "frame"):
+            self._graphs.pop(name, None)  # captured against the old frame buffer
 
     def _upload_frame(self, rgb: np.ndarray, aux: np.ndarray, rows: tuple[int, int] | None = None) -> None:
         """Both planes into the frame buffer (and to the device): all rows, or only [top, bottom), the
@@ -272,6 +278,32 @@ class TrackEngine:
         box = np.concatenate([centre, values[2:4]]).astype(np.float32)
         return torch.from_numpy(box), float(values[0]), index
 
+    def _frame_regular(self) -> None:
+        """One frame whose window the device crops: stages 2-5 (the frame graph)."""
+        self._stage_crop()
+        self._stage_network()
+        self._stage_decode()
+        self.result_host.copy_(self.result, non_blocking=True)
+
+    def _frame_host_crop(self) -> None:
+        """One frame cropped on the host (``crop_device`` already written): stages 2-5."""
+        self._stage_normalize()
+        self._stage_network()
+        self._stage_decode()
+        self.result_host.copy_(self.result, non_blocking=True)
+
+    def _capture_frame_graph(self, box) -> None:
+        """Capture the frame graph now (at `initialize`), on a search window around ``box`` whose tables
+        are uploaded for the capture only; each `track` uploads its own before the replay."""
+        s = self.settings
+        image_hw = tuple(self.frame_host.shape[1:3])
+        window = crop_window(box, s.search_factor, image_hw)
+        if not window_is_regular(window, image_hw):  # any regular window will do for the capture
+            height, width = image_hw
+            window = crop_window((width / 4, height / 4, width / 2, height / 2), s.search_factor, image_hw)
+        self.search_tables.upload(crop_tables(window, image_hw, s.search_size), self.stream)
+        self._capture("frame", self._frame_regular)  # warm-up runs and the capture; None: graphs off
+
     def _run_stage(self, name: str, fn) -> None:
         if not self.cuda_graphs:
             fn()
@@ -294,7 +326,7 @@ class TrackEngine:
             fn()
             self._synchronize()
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph, stream=self.stream, capture_error_mode="thread_local"):
+            with torch.cuda.graph(graph, pool=self._pool, stream=self.stream, capture_error_mode="thread_local"):
                 fn()
         except Exception as exc:  # capture unsupported here: keep tracking, eagerly
             LOG.warning("CUDA graph capture of %s failed (%s: %s); running eagerly", name, type(exc).__name__, exc)
@@ -328,11 +360,12 @@ class TrackEngine:
                 tokens = self.model.backbone.embed_template(normalize_crop(crop, self.mean, self.std, self.dtype))
             if self.template_tokens is None or self.template_tokens.shape != tokens.shape:
                 self.template_tokens = torch.empty_like(tokens)
-                self._graphs.pop("backbone_head", None)
-                self._graphs.pop("decode", None)
+                self._graphs.clear()  # every graph reads the template tokens
             self.template_tokens.copy_(tokens)  # same storage: captured graphs read the new template
             if self._compile_pending:
                 self._compile_network()
+            if self.cuda_graphs and not self.profile and "frame" not in self._graphs:
+                self._capture_frame_graph(box)
         self._synchronize()
 
     @torch.no_grad()
@@ -358,18 +391,24 @@ class TrackEngine:
                 self.crop_host.numpy()[...] = host_crop
                 self.crop_device.copy_(self.crop_host, non_blocking=True)
             self._record(1)
-            if regular:
-                self._run_stage("crop_normalize", self._stage_crop)
-            else:
-                self._stage_normalize()
+            if self.cuda_graphs and not self.profile:  # one graph for the whole frame
+                if regular:
+                    self._run_stage("frame", self._frame_regular)
+                else:
+                    self._run_stage("host_frame", self._frame_host_crop)
+            else:  # stage by stage (profiled: events between the stages)
+                if regular:
+                    self._run_stage("crop_normalize", self._stage_crop)
+                else:
+                    self._stage_normalize()
+                self._record(2)
+                self._run_stage("backbone_head", self._stage_network)
+                self._record(3)
+                self._run_stage("decode", self._stage_decode)
+                self._record(4)
+                self.result_host.copy_(self.result, non_blocking=True)
+                self._record(5)
             self.search_cropped = True
-            self._record(2)
-            self._run_stage("backbone_head", self._stage_network)
-            self._record(3)
-            self._run_stage("decode", self._stage_decode)
-            self._record(4)
-            self.result_host.copy_(self.result, non_blocking=True)
-            self._record(5)
         self._synchronize()
         box, peak, index = self._decode_result(self.result_host.numpy().copy())
         return box, peak, index, resize_factor

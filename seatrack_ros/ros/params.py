@@ -162,7 +162,7 @@ PARAMETERS: dict[str, tuple[Any, ParameterDescriptor]] = {
     "cuda_graphs": (
         True,
         _describe(
-            "Capture the tracker's per-frame stages as CUDA graphs on the first frame and replay them "
+            "Capture the tracker's per-frame work as one CUDA graph when a target is set and replay it "
             "(lower latency; falls back to eager with a warning if capture fails; ignored on CPU)."
         ),
     ),
