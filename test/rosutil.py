@@ -321,6 +321,17 @@ class Client:
                     raise AssertionError(f"no target for stamp {stamp} within {timeout} s")
                 self._cond.wait(remaining)
 
+    def first_exchange(self, make_pair: Callable[[], tuple], attempts: int = 6, timeout: float = 10.0):
+        """Send fresh pairs (``make_pair()`` -> (rgb_msg, aux_msg), new stamps) until the node answers
+        one; returns that Target. Right after discovery a sample can still be lost on the way in or
+        out even though both sides report each other matched; a later one is not."""
+        for attempt in range(attempts):
+            try:
+                return self.send_and_wait(*make_pair(), timeout=timeout)
+            except AssertionError:
+                if attempt == attempts - 1:
+                    raise
+
     def close(self) -> None:
         self.executor.shutdown(timeout_sec=2.0)
         self.node.destroy_node()

@@ -240,6 +240,7 @@ def test_ros2_launch_params_file_and_cli(tmp_path):
         client.wait_for_subscribers()
         try:
             rosutil.wait_until(lambda: client.target_sub.get_publisher_count() > 0, 30, "the target publisher")
+            client.first_exchange(lambda: frame_messages(frames[0], "thermal", time.time_ns()))
             printed = None
             for frame in frames:
                 rgb, aux = frame_messages(frame, "thermal", time.time_ns())
