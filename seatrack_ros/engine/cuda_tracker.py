@@ -271,23 +271,25 @@ class TrackEngine:
 
         The centre is `decode_box`'s ``(ix + offset) / F`` in float32, on the host: the same IEEE
         operations as on the device, without two kernels per frame."""
-        feat = np.float32(self.window.shape[-1])
+        feat = self.window.shape[-1]
         index = int(values[1])
-        cell = np.array([index % int(feat), index // int(feat)], dtype=np.float32)
-        centre = (cell + values[4:6].astype(np.float32)) / feat
+        cell = np.array([index % feat, index // feat], dtype=np.float32)
+        centre = (cell + values[4:6].astype(np.float32)) / np.float32(feat)
         box = np.concatenate([centre, values[2:4]]).astype(np.float32)
         return torch.from_numpy(box), float(values[0]), index
 
     def _frame_regular(self) -> None:
         """One frame whose window the device crops: stages 2-5 (the frame graph)."""
         self._stage_crop()
-        self._stage_network()
-        self._stage_decode()
-        self.result_host.copy_(self.result, non_blocking=True)
+        self._finish_frame()
 
     def _frame_host_crop(self) -> None:
         """One frame cropped on the host (``crop_device`` already written): stages 2-5."""
         self._stage_normalize()
+        self._finish_frame()
+
+    def _finish_frame(self) -> None:
+        """Network, decode and the 6 result floats into pinned memory, after either crop."""
         self._stage_network()
         self._stage_decode()
         self.result_host.copy_(self.result, non_blocking=True)

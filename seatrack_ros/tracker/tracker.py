@@ -125,12 +125,12 @@ class SEATracker:
         self.settings = settings
         self.engine = None
         self.precision_choice = None  # CPU only: what `precision` resolved to and why
-        on_engine = self.device.type == "cuda" and gpu_pipeline
-        if on_engine:  # the CUDA pipeline's defaults: float16 and CUDA graphs
+        if self.device.type == "cuda" and gpu_pipeline:
+            from ..engine.cuda_tracker import TrackEngine  # the CPU path never needs it
+
+            # the CUDA pipeline's defaults: float16 and CUDA graphs
             half = True if half is None else half
             cuda_graphs = True if cuda_graphs is None else cuda_graphs
-        if on_engine:
-            from ..engine.cuda_tracker import TrackEngine  # the CPU path never needs it
 
             self.engine = TrackEngine(
                 model, self.device, self.settings, half=half, cuda_graphs=cuda_graphs,
