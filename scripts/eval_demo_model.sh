@@ -3,7 +3,7 @@
 # own tools: seatrack-scenes writes the scenes as benchmark folders (thermal: LasHeR layout, depth:
 # DepthTrack, event: VisEvent), seatrack-run tracks them, seatrack-eval scores them (success AUC,
 # precision at 20 px; for depth also DepthTrack's own Pr/Re/F). docs/demo-model.md reports what this printed.
-#   scripts/eval_demo_model.sh                        # the shipped demo model, seeds 10000-10009
+#   scripts/eval_demo_model.sh                        # the shipped demo model, seeds 10000-10019
 #   scripts/eval_demo_model.sh out/eval runs/demo/SEATrack_ep0010.pth.tar   # another demo checkpoint
 #   SEEDS=10000-10002 scripts/eval_demo_model.sh     # fewer scenes
 set -euo pipefail
@@ -12,7 +12,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/env.sh"
 OUT="${1:-$ROOT/out/demo_model_eval}"
 CHECKPOINT="${2:-}"
-SEEDS="${SEEDS:-10000-10009}"
+SEEDS="${SEEDS:-10000-10019}"
 declare -A BENCHMARK=([thermal]=lasher [depth]=depthtrack [event]=visevent)
 for modality in thermal depth event; do
   data="$OUT/data/$modality"

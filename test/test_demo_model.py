@@ -18,8 +18,8 @@ from seatrack_ros.training.trainer import init_from_scratch
 
 FRAMES = 120
 # The first three held-out scenes (seeds >= 10000 are never used in training), for every modality: one
-# scene alone varies too much (the event scores of single scenes range from 0.37 to 0.83 success AUC, see
-# docs/demo-model.md), so the bar is on their mean.
+# scene alone varies too much (the event success AUC of single held-out scenes ranges from 0.13 to 0.83,
+# see docs/demo-model.md), so the bar is on their mean.
 SCENES = (HELD_OUT_SEED_START, HELD_OUT_SEED_START + 1, HELD_OUT_SEED_START + 2)
 
 
