@@ -326,7 +326,7 @@ def test_half_engine_on_cpu_crops_raw_pixels_and_follows_the_host_pipeline():
     settings = TrackerSettings(template_size=64, search_size=128)
     engine = TrackEngine(load_seatrack("demo"), torch.device("cpu"), settings, dtype=torch.float16)
     assert engine.pixel_input
-    reference = SEATracker(load_seatrack("demo"), "cpu")
+    reference = SEATracker(load_seatrack("demo"), "cpu", settings)
     init_box = scene.box(0)
     engine.initialize(*encode_scene_frame(scene, 0, "thermal"), init_box)
     reference.initialize(*encode_scene_frame(scene, 0, "thermal"), init_box)

@@ -48,8 +48,9 @@ def test_docs_name_only_the_released_files():
     from seatrack_ros.training.trainer import LATEST
 
     released |= {LATEST, "SEATrack_epNNNN.pth.tar", "SEATrack_ep0005.pth.tar"}
-    # the shipped demo model and the two seatrack-train outputs its model card (docs/demo-model.md) names
-    released |= {VARIANTS["demo"].release_file, "SEATrack_ep0010.pth.tar", "SEATrack_ep0001.pth.tar"}
+    # the shipped demo model and the stages' outputs its model card (docs/demo-model.md) names
+    released |= {VARIANTS["demo"].release_file, "SEATrack_ep0010.pth.tar", "SEATrack_ep0001.pth.tar",
+                 "SEATrack_ep0002.pth.tar", "demo_event.pth"}
     texts = [
         ROOT / "README.md",
         *sorted((ROOT / "docs").glob("*.md")),

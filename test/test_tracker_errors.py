@@ -1,4 +1,4 @@
-"""Tracker geometry by hand and its error paths."""
+"""Tracker geometry by hand (crops, mapping back, clipping, size damping) and its error paths."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from seatrack_ros.errors import InputError
+from seatrack_ros.geometry.boxes import damp_size, finish_box
 from seatrack_ros.model import build_seatrack
-from seatrack_ros.tracker import SEATracker, clip_box, crop_window, map_box_back, sample_crop
+from seatrack_ros.model.build import RELEASED_VARIANTS
+from seatrack_ros.tracker import SEATracker, TrackerSettings, clip_box, crop_window, map_box_back, sample_crop
 
 
 def test_crop_window_by_hand():
@@ -44,6 +47,45 @@ def test_clip_box_by_hand():
 def test_map_box_back_by_hand():
     # previous centre (60, 50); crop side 256/2 = 128 px -> origin (-4, -14)
     assert map_box_back((64.0, 64.0, 20.0, 10.0), (50, 45, 20, 10), 256, 2.0) == [50.0, 45.0, 20.0, 10.0]
+
+
+def test_damp_size_by_hand():
+    # predicted (0, 0, 40, 40), centre (20, 20); a quarter of the way from 20x20 to 40x40 is 25x25
+    assert damp_size([0.0, 0.0, 40.0, 40.0], (10, 10, 20, 20), 0.25) == [7.5, 7.5, 25.0, 25.0]
+    assert damp_size([0.0, 0.0, 40.0, 10.0], (10, 10, 20, 20), 1.0) == [0.0, 0.0, 40.0, 10.0]
+
+
+def test_finish_box_takes_the_predicted_size_unless_told_to_damp_it():
+    # the network's box in the 256 px crop around (50, 45, 20, 10): the crop centre -> image centre
+    # (60, 50), size 40x30 px at resize factor 2 (the normalised raw box is crop px / 256)
+    raw = torch.tensor([128.0, 128.0, 80.0, 60.0]) / 256
+    previous = (50.0, 45.0, 20.0, 10.0)
+    authors = finish_box(raw, previous, (480, 640), TrackerSettings(), 2.0)
+    assert authors[1] == [40.0, 35.0, 40.0, 30.0]  # the reference's tail: the predicted size as is
+    damped = finish_box(raw, previous, (480, 640), TrackerSettings(size_update_rate=0.5), 2.0)
+    assert damped[1] == [45.0, 40.0, 30.0, 20.0]  # halfway in size, the same centre
+    assert damped[0] == damped[1] and authors[0] == authors[1]  # well inside the image: clipping is a no-op
+
+
+@pytest.mark.parametrize("rate", [0.0, -0.5, 1.5, float("nan")])
+def test_tracker_settings_refuse_a_size_update_rate_outside_0_1(rate):
+    with pytest.raises(ValueError, match="size_update_rate"):
+        TrackerSettings(size_update_rate=rate)
+
+
+def test_released_variants_track_with_the_authors_settings_and_the_demo_with_its_own():
+    for name in RELEASED_VARIANTS:
+        assert SEATracker(build_seatrack(name)).settings == TrackerSettings()
+    demo = SEATracker(build_seatrack("demo")).settings
+    assert (demo.template_size, demo.search_size, demo.search_factor) == (64, 128, 4.0)
+    assert demo.size_update_rate < 1.0
+    # a replaced architecture gets the authors' tracker at its own crop sizes, not the variant's extras
+    from seatrack_ros.model.backbone import BackboneConfig
+
+    custom = build_seatrack("demo", BackboneConfig(embed_dim=64, depth=2, num_heads=2, fusion_blocks=(1,)))
+    assert SEATracker(custom).settings == TrackerSettings()
+    # explicit settings win
+    assert SEATracker(build_seatrack("demo"), settings=TrackerSettings()).settings == TrackerSettings()
 
 
 @pytest.fixture(scope="module")

@@ -120,3 +120,19 @@ def test_written_scene_datasets_run_and_score(tmp_path):
                          "--out", str(results), "--no-progress"]) == 0
         assert evaluate.main(["--benchmark", benchmark, "--dataset", str(data), "--results", f"demo={results}",
                               "--out", str(tmp_path / f"{modality}_scores"), "--no-plots"]) == 0
+
+
+def test_scene_distractors_sets_how_many_look_alikes_each_training_scene_has():
+    parser = cli.build_parser()
+    common = ["--scenes", "0-9", "--out", "unused", "--scene-frames", "4"]
+    args = parser.parse_args([*common, "--scene-distractors", "2-3", "--scene-modalities", "event"])
+    _, sources = cli._collect_sources(args, parser, lambda _text: None)
+    counts = {len(source.scene.distractors) for source in sources}
+    assert counts <= {2, 3} and len(sources) == 10
+    # without the option: the scenes' own 0 to 3, so some of these ten have fewer than two
+    args = parser.parse_args([*common, "--scene-modalities", "event"])
+    _, sources = cli._collect_sources(args, parser, lambda _text: None)
+    assert min(len(source.scene.distractors) for source in sources) < 2
+    for bad in ("3-2", "-1", "0-9", "many"):
+        with pytest.raises(SystemExit):
+            parser.parse_args([*common, "--scene-distractors", bad])

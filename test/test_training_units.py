@@ -327,6 +327,20 @@ def test_resume_continues_epochs_and_the_schedule(tmp_path, tiny_sources):
     assert len((out / "history.csv").read_text().splitlines()) == 5
 
 
+def test_resume_with_another_lr_drop_follows_the_new_schedule(tmp_path, tiny_sources):
+    """Extending a run whose lr dropped after epoch 1: with --lr-drop-epoch 2 the lr of epoch 2 is the
+    undropped one (the checkpoint's schedule would have given 4e-5) and it drops after epoch 2."""
+    out = tmp_path / "run"
+    Trainer(tiny_model(), tiny_sources, _config(samples_per_epoch=2, lr_drop_epoch=1), out, progress=False).run()
+    logged = []
+    more = Trainer(tiny_model(), tiny_sources, _config(samples_per_epoch=2, lr_drop_epoch=2, epochs=3), out,
+                   progress=False, log=logged.append)
+    assert more.resume()
+    assert any("every 1 epochs" in line and "every 2 epochs" in line for line in logged)
+    history = more.run()
+    assert [h["lr"] for h in history] == pytest.approx([4e-4, 4e-4, 4e-4, 4e-4, 4e-5, 4e-5])
+
+
 def test_training_refuses_merged_lora():
     model = SEATrack(TINY, head_channels=16)
     load_checkpoint(model, make_test_state_dict(model), lora_merged=False)  # merged for inference

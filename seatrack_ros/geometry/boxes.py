@@ -1,4 +1,4 @@
-"""From network outputs to an image box: Hann window, peak decoding, mapping back, clipping."""
+"""From network outputs to an image box: Hann window, peak decoding, mapping back, size damping, clipping."""
 
 from __future__ import annotations
 
@@ -55,12 +55,25 @@ def finish_box(raw_box, previous_box, image_hw: tuple[int, int], settings, resiz
 
     raw_box: float32 tensor (4,) of normalised (cx, cy, w, h) in the search crop. Scaled by
     ``search_size / resize_factor`` in float32 (the reference's arithmetic), mapped back around the
-    previous box and clipped so that ``clip_margin`` px stay inside the image: one tail for every
-    tracker backend.
+    previous box, its size moved only ``settings.size_update_rate`` of the way from the previous box's
+    size to the predicted one (1.0: all the way, the reference's arithmetic untouched), and clipped so
+    that ``clip_margin`` px stay inside the image: one tail for every tracker backend.
     """
     crop_box = (raw_box * settings.search_size / resize_factor).tolist()
     unclipped = map_box_back(crop_box, previous_box, settings.search_size, resize_factor)
+    rate = getattr(settings, "size_update_rate", 1.0)
+    if rate != 1.0:
+        unclipped = damp_size(unclipped, previous_box, rate)
     return clip_box(unclipped, image_hw[0], image_hw[1], settings.clip_margin), unclipped
+
+
+def damp_size(box: list[float], previous_box, rate: float) -> list[float]:
+    """``box`` (x, y, w, h) with its centre kept and w, h moved ``rate`` of the way from
+    ``previous_box``'s w, h (0 < rate <= 1)."""
+    cx, cy = box[0] + 0.5 * box[2], box[1] + 0.5 * box[3]
+    w = previous_box[2] + rate * (box[2] - previous_box[2])
+    h = previous_box[3] + rate * (box[3] - previous_box[3])
+    return [cx - 0.5 * w, cy - 0.5 * h, w, h]
 
 
 def box_inside_image(box, image_hw: tuple[int, int]) -> tuple[float, float, float, float]:

@@ -94,10 +94,22 @@ def sample_crop(
 
 @dataclass(frozen=True)
 class TrackerSettings:
-    """The released models' test settings."""
+    """The tracker's test settings; the defaults are the released models' (the authors' tracker).
+
+    size_update_rate: the share of the predicted change in box size the tracker takes each frame,
+        ``w = w_prev + rate * (w_pred - w_prev)`` (and h), around the predicted centre. 1.0 (default)
+        takes the predicted size as is, the authors' tracker. The demo model's registry entry sets less
+        (see `seatrack_ros.model.build` and docs/demo-model.md): its coarse 8x8 score grid lets the box
+        swell over a target and a passing look-alike at once, the first step of losing the target.
+    """
 
     template_factor: float = 2.0
     template_size: int = 128
     search_factor: float = 4.0
     search_size: int = 256
     clip_margin: int = 10
+    size_update_rate: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (0.0 < self.size_update_rate <= 1.0):  # also refuses NaN
+            raise ValueError(f"size_update_rate must lie in (0, 1], got {self.size_update_rate!r}")

@@ -46,6 +46,22 @@ def _seed_range(text: str) -> list:
     return parse(text)
 
 
+MAX_SCENE_DISTRACTORS = 8  # each one is drawn every frame; more would mostly cost rendering time
+
+
+def _distractor_range(text: str) -> tuple[int, int]:
+    """``LO-HI`` (or one number) -> (lo, hi) distractors per synthetic scene, 0 <= lo <= hi <= 8."""
+    try:
+        lo, _, hi = text.partition("-")
+        bounds = (int(lo), int(hi or lo))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected distractors per scene like 0-3 or 2, got {text!r}") from None
+    if not 0 <= bounds[0] <= bounds[1] <= MAX_SCENE_DISTRACTORS:
+        raise argparse.ArgumentTypeError(
+            f"expected 0 <= LO <= HI <= {MAX_SCENE_DISTRACTORS} distractors per scene, got {text!r}")
+    return bounds
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -100,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scene-modalities", default="thermal,depth,event",
                    help="modalities the synthetic scenes are rendered for (thermal,depth,event)")
     p.add_argument("--scene-frames", type=_positive_int, default=120, help="frames per synthetic scene (120)")
+    p.add_argument("--scene-distractors", type=_distractor_range, default=None, metavar="LO-HI",
+                   help="distractors per synthetic scene, drawn uniformly from LO to HI (default 0-3, the "
+                        "scenes' own; the demo model's last stage used 2-3: more crossings of look-alikes)")
     p.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, history.csv, loss_curve.png")
     w = p.add_argument_group("start weights (one of them; a run folder with a checkpoint resumes instead)")
     w.add_argument("--checkpoint", help="a SEATrack checkpoint (the authors' release or a seatrack-train one)")
@@ -196,7 +215,10 @@ def _collect_sources(args, parser, log) -> tuple[str, list]:
         unknown = [m for m in scene_modalities if m not in MODALITIES]
         if unknown or not scene_modalities:
             parser.error(f"--scene-modalities: expected some of {', '.join(MODALITIES)}, got {args.scene_modalities!r}")
-        found = scene_sources(args.scenes, scene_modalities, SceneSettings(frames=args.scene_frames))
+        settings = SceneSettings(frames=args.scene_frames)
+        if args.scene_distractors is not None:
+            settings = SceneSettings(frames=args.scene_frames, distractors=args.scene_distractors)
+        found = scene_sources(args.scenes, scene_modalities, settings)
         log(f"synthetic scenes: {len(args.scenes)} seeds x {len(scene_modalities)} modalities = {len(found)} sequences")
         sources.extend(found)
         modalities.update(scene_modalities)

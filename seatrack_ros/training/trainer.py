@@ -415,6 +415,7 @@ class Trainer:
         set_train_mode(self.model)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        self._apply_command_schedule()
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         if isinstance(state.get("torch_rng"), torch.Tensor):
@@ -424,6 +425,21 @@ class Trainer:
         self.log(f"resumed from {path}: epoch {self.epoch + 1}, iteration {self.iteration} "
                  f"of {self.config.iterations_per_epoch}")
         return True
+
+    def _apply_command_schedule(self) -> None:
+        """After loading a checkpoint's scheduler: keep the epochs done, but drop the lr as this run's
+        ``lr_drop_epoch`` / ``lr_gamma`` say (a resumed run given another schedule, e.g. to extend it,
+        would otherwise follow the old one silently). Logs when they differ."""
+        sched, config = self.scheduler, self.config
+        if (sched.step_size, sched.gamma) == (config.lr_drop_epoch, config.lr_gamma):
+            return
+        self.log(f"lr schedule: the checkpoint dropped x{sched.gamma:g} every {sched.step_size} epochs; "
+                 f"this run drops x{config.lr_gamma:g} every {config.lr_drop_epoch} epochs from here on")
+        sched.step_size, sched.gamma = config.lr_drop_epoch, config.lr_gamma
+        drops = sched.last_epoch // sched.step_size
+        for group, base in zip(self.optimizer.param_groups, sched.base_lrs):
+            group["lr"] = base * sched.gamma ** drops
+        sched._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
     # -- loop -----------------------------------------------------------------------------------------
 
