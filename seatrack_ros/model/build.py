@@ -18,7 +18,6 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError
-from ..geometry.crop import TrackerSettings
 from .backbone import BackboneConfig
 from .seatrack import SEATrack
 
@@ -35,9 +34,9 @@ class VariantSpec:
     lora_merged: that file's LoRA convention (True: its qkv weights already hold the LoRA update).
     config, head_channels: the architecture.
     benchmarks: where the authors report it (for help texts).
-    tracker: the test-time tracker settings the weights are meant for (`build_seatrack` hands them to
-        the model as ``tracker_settings``, where `SEATracker` finds them); None: the authors' tracker
-        at the config's crop sizes.
+    tracker_options: `TrackerSettings` fields the weights are meant to be tracked with, beyond the
+        config's crop sizes (`build_seatrack` hands them to the model as ``tracker_options``, where
+        `SEATracker` finds them); empty: the authors' tracker.
     """
 
     name: str
@@ -47,7 +46,7 @@ class VariantSpec:
     config: BackboneConfig = field(default_factory=BackboneConfig)
     head_channels: int = 256
     benchmarks: str = ""
-    tracker: TrackerSettings | None = None
+    tracker_options: dict = field(default_factory=dict)
 
 
 _TINY_CONFIG = BackboneConfig(embed_dim=64, depth=2, num_heads=2, fusion_blocks=(1,), lora_rank=4)
@@ -59,9 +58,7 @@ _DEMO_CONFIG = BackboneConfig(
 )
 # Its tracker takes 30 % of each frame's predicted change in box size (the authors' takes all of it):
 # chosen on validation scenes 20000-20019, see docs/demo-model.md ("Tracker settings").
-_DEMO_TRACKER = TrackerSettings(
-    template_size=_DEMO_CONFIG.template_size, search_size=_DEMO_CONFIG.search_size, size_update_rate=0.3
-)
+_DEMO_TRACKER_OPTIONS = {"size_update_rate": 0.3}
 DEMO_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "seatrack_demo.pth"
 
 VARIANTS: dict[str, VariantSpec] = {
@@ -75,7 +72,8 @@ VARIANTS: dict[str, VariantSpec] = {
     # One demo model for the three modalities (trained on all of them); its file ships in the package.
     "demo": VariantSpec(
         "demo", "any", DEMO_WEIGHTS.name, False, config=_DEMO_CONFIG, head_channels=64,
-        benchmarks="synthetic scenes only (seatrack_ros.streams.scenes)", tracker=_DEMO_TRACKER,
+        benchmarks="synthetic scenes only (seatrack_ros.streams.scenes)",
+        tracker_options=_DEMO_TRACKER_OPTIONS,
     ),
 }
 RELEASED_VARIANTS = ("rgbt", "rgbd", "rgbe")
@@ -108,12 +106,12 @@ def build_seatrack(variant: str = "rgbt", config: BackboneConfig | None = None) 
     HMoE 4/8). ``config`` replaces the variant's backbone configuration.
 
     Parameters are placeholders until a checkpoint is loaded (`load_checkpoint`). Returns the model in
-    eval mode, on the CPU, float32, carrying the variant's tracker settings as ``tracker_settings``
-    (None for the released variants and whenever ``config`` replaces the architecture).
+    eval mode, on the CPU, float32, carrying the variant's tracker options as ``tracker_options``
+    (empty for the released variants and whenever ``config`` replaces the architecture).
     """
     spec = variant_spec(variant)
     model = SEATrack(config or spec.config, head_channels=spec.head_channels).eval()
-    model.tracker_settings = spec.tracker if config is None else None
+    model.tracker_options = dict(spec.tracker_options) if config is None else {}
     return model
 
 

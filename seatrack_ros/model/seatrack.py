@@ -52,9 +52,9 @@ class SEATrack(nn.Module):
         # state-dict keys (checkpoints load strictly). One (mean, std) pair per device, made ahead of
         # any CUDA graph capture.
         self._pixel_stats: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-        # The test-time TrackerSettings its registry variant prescribes (set by `build_seatrack`); None:
-        # the authors' tracker at this network's crop sizes.
-        self.tracker_settings = None
+        # TrackerSettings fields its registry variant prescribes beyond the crop sizes (set by
+        # `build_seatrack`, e.g. the demo's size_update_rate); empty: the authors' tracker.
+        self.tracker_options: dict = {}
 
     def pixel_stats(self, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean, std) as (1, 6, 1, 1) float32 tensors on ``device`` (made once per device)."""

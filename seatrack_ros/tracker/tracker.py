@@ -85,9 +85,9 @@ class SEATracker:
     readied by `seatrack_ros.engine.prepare_model` for ``device`` and must have LoRA handled by
     `load_checkpoint`.
 
-    ``settings`` default to the model's ``tracker_settings`` (the registry variant's; the demo model
-    damps size changes, see `TrackerSettings.size_update_rate`), else to the authors' tracker at the
-    model's crop sizes.
+    ``settings`` default to the authors' tracker at the model's crop sizes, with the model's
+    ``tracker_options`` (its registry variant's: the demo model damps size changes, see
+    `TrackerSettings.size_update_rate`).
 
     Two backends with one interface (see `seatrack_ros.tracker.host_backend`) do the per-frame work;
     this class validates inputs, keeps the state and turns the backend's peak into the image box with
@@ -122,12 +122,12 @@ class SEATracker:
         precision: str = "float32",
     ):
         self.device = torch.device(device)
-        if settings is None:  # the registry variant's own (demo), else the authors' at the model's crop sizes
-            settings = getattr(model, "tracker_settings", None)
-        if settings is None:
+        if settings is None:  # the crop sizes the network was built for, and its variant's options (demo)
             config = getattr(model, "config", None)
-            settings = TrackerSettings() if config is None else TrackerSettings(
-                template_size=config.template_size, search_size=config.search_size)
+            options = dict(getattr(model, "tracker_options", None) or {})
+            if config is not None:
+                options = {"template_size": config.template_size, "search_size": config.search_size, **options}
+            settings = TrackerSettings(**options)
         self.settings = settings
         self.engine = None
         self.precision_choice = None  # CPU only: what `precision` resolved to and why
