@@ -61,9 +61,8 @@ def finish_box(raw_box, previous_box, image_hw: tuple[int, int], settings, resiz
     """
     crop_box = (raw_box * settings.search_size / resize_factor).tolist()
     unclipped = map_box_back(crop_box, previous_box, settings.search_size, resize_factor)
-    rate = getattr(settings, "size_update_rate", 1.0)
-    if rate != 1.0:
-        unclipped = damp_size(unclipped, previous_box, rate)
+    if settings.size_update_rate != 1.0:
+        unclipped = damp_size(unclipped, previous_box, settings.size_update_rate)
     return clip_box(unclipped, image_hw[0], image_hw[1], settings.clip_margin), unclipped
 
 

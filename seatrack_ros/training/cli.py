@@ -215,10 +215,10 @@ def _collect_sources(args, parser, log) -> tuple[str, list]:
         unknown = [m for m in scene_modalities if m not in MODALITIES]
         if unknown or not scene_modalities:
             parser.error(f"--scene-modalities: expected some of {', '.join(MODALITIES)}, got {args.scene_modalities!r}")
-        settings = SceneSettings(frames=args.scene_frames)
-        if args.scene_distractors is not None:
-            settings = SceneSettings(frames=args.scene_frames, distractors=args.scene_distractors)
-        found = scene_sources(args.scenes, scene_modalities, settings)
+        options = {"frames": args.scene_frames}
+        if args.scene_distractors is not None:  # else the scenes' own default
+            options["distractors"] = args.scene_distractors
+        found = scene_sources(args.scenes, scene_modalities, SceneSettings(**options))
         log(f"synthetic scenes: {len(args.scenes)} seeds x {len(scene_modalities)} modalities = {len(found)} sequences")
         sources.extend(found)
         modalities.update(scene_modalities)
