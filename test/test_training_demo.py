@@ -4,6 +4,8 @@ the exported file is float16 and tracks like the checkpoint it came from."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -120,6 +122,27 @@ def test_written_scene_datasets_run_and_score(tmp_path):
                          "--out", str(results), "--no-progress"]) == 0
         assert evaluate.main(["--benchmark", benchmark, "--dataset", str(data), "--results", f"demo={results}",
                               "--out", str(tmp_path / f"{modality}_scores"), "--no-plots"]) == 0
+
+
+def test_scene_crossing_frames_are_where_a_distractor_is_near_the_target():
+    settings = SceneSettings(frames=60, distractors=(3, 3))
+    source = SceneSource(3, "event", settings)
+    scene = source.scene
+    for i in range(60):  # the distance by hand, from the drawn rectangles
+        tx, ty, tw, th = scene.box(i)
+        nearest = min(math.hypot(x + w / 2 - tx - tw / 2, y + h / 2 - ty - th / 2)
+                      for x, y, w, h in (scene._rect(d, i) for d in scene.distractors))
+        assert source.crossing_frames[i] == (nearest / math.sqrt(tw * th) < 1.5)
+    assert 0 < source.crossing_frames.sum() < 60  # this scene has both kinds of frames
+    lonely = SceneSource(3, "event", SceneSettings(frames=60, distractors=(0, 0)))
+    assert not lonely.crossing_frames.any() and math.isinf(lonely.scene.distractor_distance(0))
+    parser = cli.build_parser()
+    common = ["--scenes", "0-1", "--out", "unused", "--scene-frames", "4"]
+    assert parser.parse_args([*common, "--scene-crossings", "0.5"]).scene_crossings == 0.5
+    assert parser.parse_args(common).scene_crossings == 0.0
+    for bad in ("1", "-0.1", "half"):
+        with pytest.raises(SystemExit):
+            parser.parse_args([*common, "--scene-crossings", bad])
 
 
 def test_scene_distractors_sets_how_many_look_alikes_each_training_scene_has():

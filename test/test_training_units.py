@@ -126,6 +126,37 @@ def test_frame_gap_widens_when_no_search_frame_is_near():
     assert sample_frame_ids(only_last, np.random.default_rng(0), SamplingSettings()) is None
 
 
+def test_crossing_share_draws_search_frames_among_the_marked_frames():
+    rng = np.random.default_rng(2)
+    visible = np.ones(120, bool)
+    visible[50] = False  # a marked frame that is not visible is never a search frame
+    crossing = np.zeros(120, bool)
+    crossing[[0, 40, 50, 41]] = True  # frame 0 has no frame before it: never a search frame either
+    marked = SamplingSettings(crossing_share=0.75)
+    searches = []
+    for _ in range(400):
+        t, s = sample_frame_ids(visible, rng, marked, crossing)
+        assert visible[t] and visible[s] and t < s < t + 200
+        searches.append(s)
+    on_marked = np.isin(searches, [40, 41]).mean()
+    assert 0.7 < on_marked < 0.85  # 75 % by the rule, plus the few plain draws that land on 40 or 41
+    # the authors' rule (share 0) ignores the mask: about 2 in 119 search frames are 40 or 41
+    plain = [sample_frame_ids(visible, rng, SamplingSettings(), crossing)[1] for _ in range(400)]
+    assert np.isin(plain, [40, 41]).mean() < 0.1
+    # with share 0 the draws are the authors' draw for draw (no extra random number)
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    assert [sample_frame_ids(visible, a, SamplingSettings(), crossing) for _ in range(50)] == \
+        [sample_frame_ids(visible, b, SamplingSettings()) for _ in range(50)]
+    # the template stays fewer than max_gap frames before a marked search frame
+    long_visible, long_crossing = np.ones(600, bool), np.zeros(600, bool)
+    long_crossing[590] = True
+    settings = SamplingSettings(crossing_share=0.99)
+    pairs = [sample_frame_ids(long_visible, rng, settings, long_crossing) for _ in range(200)]
+    assert all(590 - 200 < t < 590 for t, s in pairs if s == 590) and sum(s == 590 for _, s in pairs) > 180
+    with pytest.raises(ValueError):
+        sample_frame_ids(visible, rng, settings, np.ones(7, bool))
+
+
 def test_frame_flip_has_the_one_pixel_offset():
     assert flip_frame_box(np.array([10.0, 5.0, 20.0, 8.0]), 100).tolist() == [69.0, 5.0, 20.0, 8.0]
 

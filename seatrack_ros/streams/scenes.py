@@ -205,6 +205,16 @@ class Scene:
         x, y, w, h = self._rect(self.target, index)
         return float(x), float(y), float(w), float(h)
 
+    def distractor_distance(self, index: int) -> float:
+        """Centre distance from the target to the nearest distractor at frame ``index``, in target sides
+        (``sqrt(w h)``); infinite in a scene without distractors. Training uses it to find crossings."""
+        x, y, w, h = self._rect(self.target, index)
+        nearest = math.inf
+        for obj in self.distractors:
+            dx, dy, dw, dh = self._rect(obj, index)
+            nearest = min(nearest, math.hypot(dx + dw / 2 - x - w / 2, dy + dh / 2 - y - h / 2))
+        return nearest / math.sqrt(w * h)
+
     # -- rendering ------------------------------------------------------------------------------------
 
     def _layers(self, index: int):

@@ -119,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scene-distractors", type=_distractor_range, default=None, metavar="LO-HI",
                    help="distractors per synthetic scene, drawn uniformly from LO to HI (default 0-3, the "
                         "scenes' own; the demo model's last stage used 2-3: more crossings of look-alikes)")
+    p.add_argument("--scene-crossings", type=_probability, default=0.0, metavar="SHARE",
+                   help="share of the pairs (in [0, 1)) whose search frame is one where a distractor is near "
+                        "the target, from sources that mark such frames (synthetic scenes); default 0, the "
+                        "authors' sampling")
     p.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, history.csv, loss_curve.png")
     w = p.add_argument_group("start weights (one of them; a run folder with a checkpoint resumes instead)")
     w.add_argument("--checkpoint", help="a SEATrack checkpoint (the authors' release or a seatrack-train one)")
@@ -275,7 +279,7 @@ def main(argv: Optional[list] = None) -> int:
             precision=args.precision, workers=args.workers, save_every=args.save_every,
             dropout=args.dropout, drop_path=args.drop_path, trainable=args.trainable,
             sampling=SamplingSettings(max_gap=args.max_gap, template_size=spec.config.template_size,
-                                      search_size=spec.config.search_size))
+                                      search_size=spec.config.search_size, crossing_share=args.scene_crossings))
         model = build_seatrack(variant)
         if not resumable:
             if args.checkpoint:

@@ -54,6 +54,10 @@ class SamplingSettings:
     frame_flip_probability: float = 0.5
     crop_flip_probability: float = 0.5
     max_attempts: int = 100  # draws before a sequence is declared unusable
+    # Not the authors' (they have 0): the share of pairs whose search frame is drawn among the frames a
+    # source marks as ``crossing_frames`` (synthetic scenes: a distractor near the target), when it marks
+    # some. The demo model's last stage trains on look-alike crossings this way.
+    crossing_share: float = 0.0
 
 
 class FrameSource(Protocol):
@@ -80,8 +84,20 @@ class TrainingPair:
     frame_ids: tuple[int, int] = (0, 0)
 
 
-def sample_frame_ids(visible: np.ndarray, rng: np.random.Generator, settings: SamplingSettings) -> tuple[int, int] | None:
-    """(template, search) frame indices, or None when no pair exists within the retries."""
+def sample_frame_ids(visible: np.ndarray, rng: np.random.Generator, settings: SamplingSettings,
+                     crossing_frames: np.ndarray | None = None) -> tuple[int, int] | None:
+    """(template, search) frame indices, or None when no pair exists within the retries.
+
+    With ``settings.crossing_share`` > 0 and a ``crossing_frames`` mask, that share of the draws takes
+    the search frame among the visible marked frames first and then the template among the visible
+    frames before it (fewer than ``max_gap`` earlier); the other draws, and a marked draw that finds no
+    such pair, follow the authors' rule below. With share 0 no extra random number is drawn, so the
+    authors' sampling is unchanged draw for draw.
+    """
+    if crossing_frames is not None and settings.crossing_share > 0 and rng.random() < settings.crossing_share:
+        ids = _sample_crossing_ids(visible, np.asarray(crossing_frames, dtype=bool), rng, settings.max_gap)
+        if ids is not None:
+            return ids
     count = len(visible)
     widen = 0
     for _ in range(settings.max_attempts):
@@ -95,6 +111,21 @@ def sample_frame_ids(visible: np.ndarray, rng: np.random.Generator, settings: Sa
             return template_id, int(rng.choice(search_choices))
         widen += settings.gap_widening
     return None
+
+
+def _sample_crossing_ids(visible: np.ndarray, crossing: np.ndarray, rng: np.random.Generator,
+                         max_gap: int) -> tuple[int, int] | None:
+    if crossing.shape != visible.shape:
+        raise ValueError(f"crossing_frames has shape {crossing.shape}, the sequence {visible.shape}")
+    search_choices = np.flatnonzero(visible & crossing)
+    search_choices = search_choices[search_choices >= 1]
+    if search_choices.size == 0:
+        return None
+    search_id = int(rng.choice(search_choices))
+    template_choices = np.flatnonzero(visible[max(search_id - max_gap + 1, 0): search_id]) + max(search_id - max_gap + 1, 0)
+    if template_choices.size == 0:
+        return None
+    return int(rng.choice(template_choices)), search_id
 
 
 def flip_frame_box(box: np.ndarray, width: int) -> np.ndarray:
@@ -165,7 +196,7 @@ def make_pair(source: FrameSource, rng: np.random.Generator, settings: SamplingS
     """
     last_error: Exception | None = None
     for _ in range(settings.max_attempts):
-        ids = sample_frame_ids(source.visible, rng, settings)
+        ids = sample_frame_ids(source.visible, rng, settings, getattr(source, "crossing_frames", None))
         if ids is None:
             raise InputError("no_pair", f"{source.name}: no visible template/search frame pair")
         try:

@@ -20,6 +20,7 @@ import numpy as np
 from ..modalities import encode_aux, render_events
 from ..streams.scenes import HELD_OUT_SEED_START, Scene, SceneSettings
 
+CROSSING_REACH = 1.5  # target sides, see SceneSource.crossing_frames
 LAYOUT_OF_MODALITY = {"thermal": "lasher", "depth": "depthtrack", "event": "visevent"}
 
 
@@ -50,6 +51,11 @@ class SceneSource:
         self.name = f"scene{seed:05d}_{modality}"
         self.boxes = self.scene.boxes
         self.visible = np.ones(len(self.boxes), dtype=bool)
+        # Frames where a distractor's centre is within CROSSING_REACH target sides of the target's: well
+        # inside the search crop (half a side of 2 target sides at factor 4). `SamplingSettings.crossing_share`
+        # of the pairs take their search frame here.
+        self.crossing_frames = np.array([self.scene.distractor_distance(i) < CROSSING_REACH
+                                         for i in range(len(self.boxes))], dtype=bool)
 
     def __len__(self) -> int:
         return len(self.boxes)
