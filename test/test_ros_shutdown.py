@@ -40,3 +40,34 @@ def test_bad_parameter_exits_2_not_a_crash(value):
         output = done.stdout + done.stderr
         assert done.returncode == 2, output
         assert "cannot start" in output and "Traceback" not in output, output
+
+
+STALLED_STOP = """
+import os, signal, sys, threading, time
+sys.argv = ["seatrack_node"]
+import seatrack_ros.ros.node as node_module
+close = node_module.SeaTrackNode.close
+def slow_close(self):
+    time.sleep(float(os.environ["SLOW_CLOSE_S"])); close(self)
+node_module.SeaTrackNode.close = slow_close
+running = node_module.StopSignals.running
+def running_then_stopped(self):  # the signal comes once the node spins, however slow its start
+    threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start(); running(self)
+node_module.StopSignals.running = running_then_stopped
+sys.exit(node_module.main())
+"""
+
+
+@pytest.mark.parametrize("slow_close_s", [6.0, 0.0])
+def test_a_stalled_stop_prints_every_threads_stack(slow_close_s):
+    """A stop that takes longer than STALLED_STOP_REPORT_S prints the threads' stacks (why it stalls)
+    and still exits 0; a prompt stop prints none (the control)."""
+    import subprocess
+    import sys
+
+    env = dict(rosutil.ros_env(DOMAIN + 3), SLOW_CLOSE_S=str(slow_close_s))
+    done = subprocess.run([sys.executable, "-c", STALLED_STOP], env=env, capture_output=True, text=True,
+                          timeout=120, cwd=str(rosutil.ROOT))
+    assert done.returncode == 0, done.stdout + done.stderr
+    stalled = "in slow_close" in done.stderr and "Thread 0x" in done.stderr
+    assert stalled == (slow_close_s > 0), done.stderr

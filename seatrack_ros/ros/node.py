@@ -33,6 +33,7 @@ if __name__ == "__main__":  # python -m: a Ctrl-C while the imports below load e
 
     exit_quietly_on_stop_signal()
 
+import faulthandler
 import sys
 import threading
 from typing import Any, Optional
@@ -244,6 +245,11 @@ def start_error_text(exc: Exception) -> str:
     return f"cannot start, unexpected error: {exc!r}"
 
 
+# Seconds after a stop signal before the node prints its threads' stacks: under `ros2 launch` a node
+# still alive 5 s after SIGINT is sent SIGTERM and later killed, so the report comes before that.
+STALLED_STOP_REPORT_S = 4.0
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Run the node; ``argv`` defaults to ``sys.argv`` (accepts ``--ros-args ...``; ``--help`` prints help).
 
@@ -286,10 +292,14 @@ def main(argv: Optional[list[str]] = None) -> int:
         pass
     finally:
         signals.stopping()
+        if argv is None:  # the node's own process: a stalled stop prints every thread's stack (why) to stderr
+            faulthandler.dump_traceback_later(STALLED_STOP_REPORT_S, exit=False)
         if node is not None:
             node.close()
         rclpy.try_shutdown()
         signals.stopping()
+        if argv is None:
+            faulthandler.cancel_dump_traceback_later()
         if argv is not None:  # called in-process, not as the entry point that exits right after
             signals.restore()
     return 0
