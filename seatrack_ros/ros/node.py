@@ -300,7 +300,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         signals.stopping()
         if argv is None:
             faulthandler.cancel_dump_traceback_later()
-        if argv is not None:  # called in-process, not as the entry point that exits right after
+        else:  # called in-process, not as the entry point that exits right after
             signals.restore()
     return 0
 

@@ -56,7 +56,7 @@ class SamplingSettings:
     max_attempts: int = 100  # draws before a sequence is declared unusable
     # Not the authors' (they have 0): the share of pairs whose search frame is drawn among the frames a
     # source marks as ``crossing_frames`` (synthetic scenes: a distractor near the target), when it marks
-    # some. The demo model's last stage trains on look-alike crossings this way.
+    # some (`seatrack-train --scene-crossings`; tried for the demo model, not used by its shipped stages).
     crossing_share: float = 0.0
 
 
@@ -122,7 +122,8 @@ def _sample_crossing_ids(visible: np.ndarray, crossing: np.ndarray, rng: np.rand
     if search_choices.size == 0:
         return None
     search_id = int(rng.choice(search_choices))
-    template_choices = np.flatnonzero(visible[max(search_id - max_gap + 1, 0): search_id]) + max(search_id - max_gap + 1, 0)
+    first = max(search_id - max_gap + 1, 0)
+    template_choices = np.flatnonzero(visible[first:search_id]) + first
     if template_choices.size == 0:
         return None
     return int(rng.choice(template_choices)), search_id
