@@ -155,6 +155,8 @@ class NodeProcess:
             try:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
+                self.proc.send_signal(signal.SIGUSR1)  # the node prints its threads' stacks to its log
+                time.sleep(1.0)
                 self.proc.kill()
                 self.proc.wait(timeout=5)
         self._log_file.close()

@@ -36,6 +36,10 @@ CASES = {
     "group SIGINT idle": ("group", signal.SIGINT, "idle"),
     "group SIGINT mid-frame": ("group", signal.SIGINT, "frame"),
 }
+# A node still running this long after the signal is asked for its threads' stacks (SIGUSR1; the
+# node's faulthandler answers it even when Python code cannot run), so the log of a stalled stop says
+# where it waits. Under launch: after its SIGTERM (5 s), before its SIGKILL (15 s).
+STACKS_AFTER_S = 8.0
 BAD_OUTPUT = re.compile(r"Traceback|terminate called|internal_|Segmentation fault|core dumped|"
                         r"process has died")
 
@@ -81,6 +85,31 @@ def _frame_in_flight(domain: int) -> "rosutil.Client":
     return client
 
 
+def _node_pid(popen: subprocess.Popen, log: str, how: str) -> Optional[int]:
+    if how == "direct":
+        return popen.pid
+    started = re.search(r"process started with pid \[(\d+)\]", log)
+    return int(started.group(1)) if started else None
+
+
+def _wait_asking_for_stacks(popen: subprocess.Popen, read_log, how: str, timeout: float) -> Optional[int]:
+    """The exit code (None after ``timeout`` s); a node still running after STACKS_AFTER_S gets SIGUSR1."""
+    try:
+        return popen.wait(timeout=STACKS_AFTER_S)
+    except subprocess.TimeoutExpired:
+        pass
+    pid = _node_pid(popen, read_log(), how)
+    if pid is not None:
+        try:
+            os.kill(pid, signal.SIGUSR1)
+        except ProcessLookupError:
+            pass
+    try:
+        return popen.wait(timeout=timeout - STACKS_AFTER_S)
+    except subprocess.TimeoutExpired:
+        return None
+
+
 def run_case(case: str, domain: int, log_dir: Path, startup_delay: float = 3.0) -> Outcome:
     how, number, when = CASES[case]
     params = dict(TOPICS)
@@ -121,10 +150,7 @@ def run_case(case: str, domain: int, log_dir: Path, startup_delay: float = 3.0) 
                 if when == "twice":
                     time.sleep(0.05)
                     popen.send_signal(number)
-        try:
-            code = popen.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            code = None
+        code = _wait_asking_for_stacks(popen, read_log, how, timeout=60)
     finally:
         if client is not None:
             client.close()

@@ -71,3 +71,52 @@ def test_a_stalled_stop_prints_every_threads_stack(slow_close_s):
     assert done.returncode == 0, done.stdout + done.stderr
     stalled = "in slow_close" in done.stderr and "Thread 0x" in done.stderr
     assert stalled == (slow_close_s > 0), done.stderr
+
+
+def test_sigusr1_prints_every_threads_stack_and_the_node_runs_on():
+    """`kill -USR1` (what the shutdown cases send a node that has not stopped after STACKS_AFTER_S)
+    prints the stacks of the main and worker threads; the node keeps running and still stops cleanly."""
+    import signal
+    import time
+
+    from shutdown_cases import TOPICS
+
+    node = rosutil.NodeProcess(DOMAIN + 3, dict(TOPICS))
+    try:
+        node.wait_for_log("ready:")
+        time.sleep(0.5)
+        assert "most recent call first" not in node.log()  # the control: no stacks before the signal
+        node.proc.send_signal(signal.SIGUSR1)
+        node.wait_for_log(r"(?s)Current thread 0x.*most recent call first.*in main", timeout=30)
+        assert "in _work" in node.log(), node.log()  # the worker thread's stack too
+        time.sleep(0.5)
+        assert node.proc.poll() is None, node.log()
+    finally:
+        code = node.stop()
+    assert code == 0, node.log()
+
+
+def test_sigusr1_while_the_node_exits_never_kills_it():
+    """Stack requests keep coming while the node stops and the interpreter exits: the exit code stays 0
+    (faulthandler's handler goes away during finalization; the default action would be death by -10)."""
+    import os
+    import signal
+    import time
+
+    from shutdown_cases import TOPICS
+
+    node = rosutil.NodeProcess(DOMAIN + 3, dict(TOPICS))
+    node.wait_for_log("ready:")
+    node.proc.send_signal(signal.SIGINT)
+    sent = 0
+    deadline = time.monotonic() + 60
+    while node.proc.poll() is None and time.monotonic() < deadline:
+        try:
+            os.kill(node.proc.pid, signal.SIGUSR1)
+            sent += 1
+        except ProcessLookupError:
+            break
+        time.sleep(0.01)
+    code = node.stop()
+    assert sent > 0
+    assert code == 0, f"exit code {code} after {sent} SIGUSR1:\n{node.log()[-3000:]}"

@@ -60,7 +60,12 @@ from seatrack_ros.ros.params import (
     one_line,
     refuse_use_sim_time_change,
 )
-from seatrack_ros.ros.stop_signals import StopRequested, StopSignals
+from seatrack_ros.ros.stop_signals import (
+    StopRequested,
+    StopSignals,
+    ignore_stacks_requests,
+    report_stacks_on_request,
+)
 from seatrack_ros.ros.target_requests import TargetRequests
 from seatrack_ros.ros.typesupport_path import preload_typesupport
 from seatrack_ros.ros.worker import PairWorker
@@ -255,13 +260,16 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     Exit codes: 0 after SIGINT/SIGTERM (also during start-up), 2 when the node cannot start.
     As the process's entry point (``argv`` None) it leaves SIGINT/SIGTERM ignored for the interpreter's
-    exit; called with ``argv`` it restores the caller's handlers.
+    exit, prints every thread's stack on SIGUSR1 and when a stop stalls; called with ``argv`` it
+    restores the caller's handlers.
     """
     args = sys.argv if argv is None else argv
     if any(arg in ("-h", "--help") for arg in args[1:2]):
         print(HELP)
         return 0
     signals = StopSignals().install()
+    if argv is None:
+        report_stacks_on_request()  # the entry points did already; also for a main() called directly
     fail = rclpy.logging.get_logger("seatrack").error
     node = None
     try:
@@ -292,14 +300,17 @@ def main(argv: Optional[list[str]] = None) -> int:
         pass
     finally:
         signals.stopping()
-        if argv is None:  # the node's own process: a stalled stop prints every thread's stack (why) to stderr
+        if argv is None:
+            # The node's own process: a stalled stop prints every thread's stack (why) to stderr. Left
+            # armed on return, so that a hang in the interpreter's exit (thread joins, atexit, the
+            # middleware's destructors) is reported too; a prompt exit ends the process before it fires.
             faulthandler.dump_traceback_later(STALLED_STOP_REPORT_S, exit=False)
         if node is not None:
             node.close()
         rclpy.try_shutdown()
         signals.stopping()
         if argv is None:
-            faulthandler.cancel_dump_traceback_later()
+            ignore_stacks_requests()  # the interpreter's exit comes next
         else:  # called in-process, not as the entry point that exits right after
             signals.restore()
     return 0

@@ -12,16 +12,25 @@ its own handlers instead of rclpy's, in three phases:
   way up swallows it);
 - running (spinning): a signal only sets `requested`; the spin loop polls it;
 - stopping (worker join, destroy, rclpy shutdown): every further signal is ignored.
+
+SIGUSR1 prints every thread's stack (`report_stacks_on_request`), from the entry point's first line
+until `main` returns; then it is ignored, because faulthandler's handler goes away while the
+interpreter finalizes and a SIGUSR1 arriving then would kill a process that stopped cleanly (-10).
 """
 
 from __future__ import annotations
 
 import atexit
+import faulthandler
 import signal
 import threading
 from typing import Optional
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# `kill -USR1 <pid>` prints every thread's stack and the process runs on. faulthandler answers it in C,
+# so it works where a Python handler cannot run: a thread stuck in C code holding the GIL, or a main
+# thread that never comes back to see the stop flag.
+STACKS_SIGNAL = signal.SIGUSR1
 STARTING, RUNNING, STOPPING = "starting", "running", "stopping"
 
 
@@ -78,14 +87,27 @@ def ignore_stop_signals() -> None:
         signal.signal(number, signal.SIG_IGN)
 
 
+def report_stacks_on_request() -> None:
+    """From now on SIGUSR1 prints every thread's stack to stderr (see STACKS_SIGNAL)."""
+    faulthandler.register(STACKS_SIGNAL, all_threads=True)
+
+
+def ignore_stacks_requests() -> None:
+    """For the process's exit: SIGUSR1 ignored instead of faulthandler's handler, which the
+    interpreter removes while it finalizes (the default action would then kill the process)."""
+    faulthandler.unregister(STACKS_SIGNAL)
+    signal.signal(STACKS_SIGNAL, signal.SIG_IGN)
+
+
 def exit_quietly_on_stop_signal() -> None:
     """For entry points, before their heavy imports: a SIGINT/SIGTERM then exits with code 0 and no
-    traceback (`main` installs `StopSignals` as soon as it runs)."""
+    traceback (`main` installs `StopSignals` as soon as it runs), and SIGUSR1 prints the stacks."""
 
     def _exit(number: int, frame) -> None:
         for later in STOP_SIGNALS:
             signal.signal(later, _ignore)
         atexit.register(ignore_stop_signals)  # runs before the interpreter resets handlers to default
+        ignore_stacks_requests()
         raise SystemExit(0)
 
     def _ignore(number: int, frame) -> None:
@@ -93,3 +115,4 @@ def exit_quietly_on_stop_signal() -> None:
 
     for number in STOP_SIGNALS:
         signal.signal(number, _exit)
+    report_stacks_on_request()
