@@ -38,6 +38,18 @@ def test_sample_crop_pads_with_zeros_and_drops_the_last_column():
     assert (crop[:, :3] == 200).all() and (crop[:, 3] == 0).all()
 
 
+@pytest.mark.parametrize("box", [(50, 40, 30, 20), (-12, -8, 30, 20), (95, 70, 30, 20), (0, 0, 120, 90)])
+def test_sample_crop_of_two_planes_is_the_crop_of_the_stacked_frame(box):
+    rng = np.random.default_rng(1)
+    rgb, aux = (rng.integers(0, 256, (90, 120, 3), dtype=np.uint8) for _ in range(2))
+    stacked, factor = sample_crop(np.concatenate([rgb, aux], axis=2), box, 4.0, 64)
+    planes, planes_factor = sample_crop((rgb, aux), box, 4.0, 64)
+    assert planes.shape == (64, 64, 6) and planes_factor == factor
+    np.testing.assert_array_equal(planes, stacked)
+    # control: the planes in the other order are another crop
+    assert not np.array_equal(sample_crop((aux, rgb), box, 4.0, 64)[0], stacked)
+
+
 def test_clip_box_by_hand():
     assert clip_box([-30.0, 5.0, 20.0, 20.0], 100, 200) == [0, 5.0, 10, 20.0]  # x2 = -10 -> margin 10
     assert clip_box([195.0, 95.0, 20.0, 20.0], 100, 200) == [190, 90, 10, 10]

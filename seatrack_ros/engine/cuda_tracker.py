@@ -8,7 +8,9 @@ Per `track()` call:
 2. crop + normalise on the GPU (integer OpenCV-equivalent bilinear, byte-identical to the host crops),
    written into a static (1, 6, 256, 256) input;
 3. backbone + head on the cached template tokens (computed once at `initialize`);
-4. decode: Hann window, peak, box at the peak, packed into 6 floats;
+4. decode: Hann window (times the colour prior's per-cell weights when `locate` gets them: its
+   window buffer is rewritten in place, so the captured graphs read it), peak, box at the peak,
+   packed into 6 floats;
 5. device-to-host: those 6 floats (box, score, peak index) come back through pinned memory; `locate`
    hands them to `SEATracker`, whose one tail (`seatrack_ros.geometry.finish_box`) maps the box back
    into the image for both backends.
@@ -135,6 +137,8 @@ class TrackEngine:
         pin = is_cuda
         with torch.cuda.device(device) if is_cuda else contextlib.nullcontext():
             self.window = hann_window(feat).reshape(1, 1, feat, feat).to(device)
+            self.hann = self.window.clone()  # `window` is the Hann window times the last weights
+            self.window_host = torch.zeros((1, 1, feat, feat), dtype=torch.float32, pin_memory=pin)
             self.response = torch.zeros((1, 1, feat, feat), dtype=torch.float32, device=device)
             self.flat_cells = torch.arange(feat * feat, dtype=torch.float32, device=device)  # the peak index, as float32
             self.mean, self.std = self.model.pixel_stats(device)  # the model's statistics, made before capture
@@ -162,6 +166,8 @@ class TrackEngine:
         self.compiled = False
         self._events = [torch.cuda.Event(enable_timing=True) for _ in range(len(STAGES) + 1)] if self.profile else []
         self.host_crops = 0  # frames whose window needed the host crop (see window_is_regular)
+        self._hann_host = hann_window(feat).numpy()
+        self._window_weighted = False
         if is_cuda:
             # The weights and buffers above were written on the current stream; order ours after it.
             self.stream.wait_stream(torch.cuda.current_stream(device))
@@ -353,7 +359,7 @@ class TrackEngine:
                 planes = crop_resize_planes(self.frame_device, self.template_tables.device)  # (2, S, S, 3)
                 crop = planes.permute(1, 2, 0, 3).reshape(*planes.shape[1:3], 6).to(torch.uint8)
             else:
-                host_crop, _ = sample_crop(np.concatenate([rgb, aux], axis=2), box, s.template_factor, s.template_size)
+                host_crop, _ = sample_crop((rgb, aux), box, s.template_factor, s.template_size)
                 crop = torch.from_numpy(host_crop).to(self.device, non_blocking=False)
             self.template_crop_device = crop
             if self.pixel_input:
@@ -371,11 +377,13 @@ class TrackEngine:
         self._synchronize()
 
     @torch.no_grad()
-    def locate(self, rgb: np.ndarray, aux: np.ndarray, state: list[float]) -> tuple[torch.Tensor, float, int, float]:
+    def locate(self, rgb: np.ndarray, aux: np.ndarray, state: list[float],
+               weights: np.ndarray | None = None) -> tuple[torch.Tensor, float, int, float]:
         """One frame (validated inputs) around the previous box ``state``: the tracker backend's step.
 
-        Returns (float32 (4,) normalised (cx, cy, w, h) at the windowed peak in the search crop, the
-        windowed peak score, the peak index, the crop's resize factor).
+        ``weights`` (F, F) float32 (the colour prior), when given, multiply the Hann window for this
+        frame. Returns (float32 (4,) normalised (cx, cy, w, h) at the windowed peak in the search crop,
+        the windowed peak score, the peak index, the crop's resize factor).
         """
         s = self.settings
         image_hw = rgb.shape[:2]
@@ -384,12 +392,19 @@ class TrackEngine:
         regular = window_is_regular(window, image_hw)
         with self._on_stream():
             self._record(0)
+            if weights is not None:  # the previous frame's copy ended at its synchronisation
+                np.multiply(self._hann_host, weights, out=self.window_host.numpy()[0, 0])
+                self.window.copy_(self.window_host, non_blocking=True)
+                self._window_weighted = True
+            elif self._window_weighted:
+                self.window.copy_(self.hann)
+                self._window_weighted = False
             if regular:
                 self._upload_frame(rgb, aux, rows_read(window, image_hw))  # only the rows the crop reads
                 self.search_tables.upload(crop_tables(window, image_hw, s.search_size), self.stream)
             else:
                 self.host_crops += 1
-                host_crop, _ = sample_crop(np.concatenate([rgb, aux], axis=2), state, s.search_factor, s.search_size)
+                host_crop, _ = sample_crop((rgb, aux), state, s.search_factor, s.search_size)
                 self.crop_host.numpy()[...] = host_crop
                 self.crop_device.copy_(self.crop_host, non_blocking=True)
             self._record(1)

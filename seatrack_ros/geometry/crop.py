@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -69,18 +70,26 @@ def window_is_regular(window: CropWindow, image_hw: tuple[int, int]) -> bool:
 
 
 def sample_crop(
-    image: np.ndarray, box: tuple[float, float, float, float], factor: float, output_size: int
+    image: np.ndarray | Sequence[np.ndarray], box: tuple[float, float, float, float], factor: float, output_size: int
 ) -> tuple[np.ndarray, float]:
     """Crop ``image`` (H, W, C) uint8 around ``box`` and resize to (output_size, output_size, C).
 
+    ``image`` may also be a sequence of planes (H, W, C_i) of one size (e.g. ``(rgb, aux)``), cropped
+    as if stacked along the channels: the same bytes as cropping ``np.concatenate(planes, axis=2)``,
+    without stacking the whole frames (at 640x512 that copy alone costs several times the crop).
     Outside the image is zero. Resizing uses OpenCV's default bilinear filter on all C channels at once
     (needed for byte-exact crops). Returns the crop and ``resize_factor = output_size / crop_size``.
     """
-    win = crop_window(box, factor, image.shape[:2])
+    planes = (image,) if isinstance(image, np.ndarray) else tuple(image)
+    image_hw = planes[0].shape[:2]
+    win = crop_window(box, factor, image_hw)
     x2, y2 = win.x1 + win.crop_size, win.y1 + win.crop_size
-    inside = image[win.y1 + win.pad_top : y2 - win.pad_bottom, win.x1 + win.pad_left : x2 - win.pad_right]
+    rows = slice(win.y1 + win.pad_top, y2 - win.pad_bottom)
+    cols = slice(win.x1 + win.pad_left, x2 - win.pad_right)
+    parts = [plane[rows, cols] for plane in planes]
+    inside = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=2)
     if inside.size == 0:
-        raise InputError("box", f"box {box} lies outside the {image.shape[1]}x{image.shape[0]} image")
+        raise InputError("box", f"box {box} lies outside the {image_hw[1]}x{image_hw[0]} image")
     padded = cv2.copyMakeBorder(
         inside, win.pad_top, win.pad_bottom, win.pad_left, win.pad_right, cv2.BORDER_CONSTANT, value=0
     )
@@ -101,6 +110,10 @@ class TrackerSettings:
         takes the predicted size as is, the authors' tracker. The demo model's registry entry sets less
         (see `seatrack_ros.model.build` and docs/demo-model.md): its coarse 8x8 score grid lets the box
         swell over a target and a passing look-alike at once, the first step of losing the target.
+    colour_prior: the strength of the target's RGB colour likelihood as weights on the score map
+        (`seatrack_ros.tracker.colour_prior`): 0.0 (default) uses none, the authors' tracker; the demo
+        model's registry entry sets 1.0, so that a look-alike of other colours crossing the target does
+        not take the box over where the auxiliary image (events) shows both alike.
     """
 
     template_factor: float = 2.0
@@ -109,7 +122,10 @@ class TrackerSettings:
     search_size: int = 256
     clip_margin: int = 10
     size_update_rate: float = 1.0
+    colour_prior: float = 0.0
 
     def __post_init__(self) -> None:
         if not (0.0 < self.size_update_rate <= 1.0):  # also refuses NaN
             raise ValueError(f"size_update_rate must lie in (0, 1], got {self.size_update_rate!r}")
+        if not (0.0 <= self.colour_prior <= 10.0):  # also refuses NaN
+            raise ValueError(f"colour_prior must lie in [0, 10], got {self.colour_prior!r}")

@@ -56,9 +56,10 @@ _TINY_CONFIG = BackboneConfig(embed_dim=64, depth=2, num_heads=2, fusion_blocks=
 _DEMO_CONFIG = BackboneConfig(
     embed_dim=192, depth=6, num_heads=3, template_size=64, search_size=128, fusion_blocks=(1, 3, 5)
 )
-# Its tracker takes 30 % of each frame's predicted change in box size (the authors' takes all of it):
-# chosen on validation scenes 20000-20019, see docs/demo-model.md ("Tracker settings").
-_DEMO_TRACKER_OPTIONS = {"size_update_rate": 0.3}
+# Its tracker takes 30 % of each frame's predicted change in box size (the authors' takes all of it) and
+# weights the score map by the target's colour likelihood (the authors' does not): both chosen on
+# validation scenes 20000-20019, see docs/demo-model.md ("Tracker settings").
+_DEMO_TRACKER_OPTIONS = {"size_update_rate": 0.3, "colour_prior": 1.0}
 DEMO_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "seatrack_demo.pth"
 
 VARIANTS: dict[str, VariantSpec] = {

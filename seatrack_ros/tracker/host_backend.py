@@ -6,8 +6,9 @@ fixtures with the model as loaded), and the backend on CPUs. Its counterpart on 
 
 - ``initialize(rgb, aux, box)``: crop the template around ``box`` and cache its tokens
   (``template_tokens``);
-- ``locate(rgb, aux, state) -> (raw_box, score, peak_index, resize_factor)``: the float32 (4,)
-  normalised (cx, cy, w, h) at the Hann-windowed score peak in the search crop around ``state``,
+- ``locate(rgb, aux, state, weights=None) -> (raw_box, score, peak_index, resize_factor)``: the
+  float32 (4,) normalised (cx, cy, w, h) at the Hann-windowed score peak in the search crop around
+  ``state`` (the window times ``weights``, an (F, F) float32 array, when given: the colour prior),
   that peak's score and flat index, and the crop's resize factor; `SEATracker` turns it into the
   image box with the one shared tail (`seatrack_ros.geometry.finish_box`);
 - ``stage_times()``: milliseconds per stage of the last ``locate`` when profiling.
@@ -85,16 +86,17 @@ class HostBackend:
     def initialize(self, rgb: np.ndarray, aux: np.ndarray, box) -> None:
         s = self.settings
         self.template_crop, _ = sample_crop(
-            np.concatenate([rgb, aux], axis=2), box, s.template_factor, s.template_size
+            (rgb, aux), box, s.template_factor, s.template_size
         )
         with torch.no_grad():
             self.template_tokens = self.model.backbone.embed_template(self.normalize(self.template_crop))
 
-    def locate(self, rgb: np.ndarray, aux: np.ndarray, state) -> tuple[torch.Tensor, float, int, float]:
+    def locate(self, rgb: np.ndarray, aux: np.ndarray, state,
+               weights: np.ndarray | None = None) -> tuple[torch.Tensor, float, int, float]:
         s = self.settings
         self._mark(None)
         search_crop, resize_factor = sample_crop(
-            np.concatenate([rgb, aux], axis=2), state, s.search_factor, s.search_size
+            (rgb, aux), state, s.search_factor, s.search_size
         )
         self.last_search_crop = search_crop
         self._mark("crop_normalize")
@@ -103,7 +105,10 @@ class HostBackend:
             self._mark("host_to_device")
             out = self.model(None, search, template_tokens=self.template_tokens)
             self._mark("backbone_head")
-            response = self.window * out["score_map"]
+            window = self.window
+            if weights is not None:  # window first, then the map: the engine's order of operations
+                window = window * torch.from_numpy(np.ascontiguousarray(weights, np.float32)).to(window.device).reshape(window.shape)
+            response = window * out["score_map"]
             boxes, peaks, peak_indices = decode_box(response, out["size_map"], out["offset_map"])
             self._mark("decode")
             raw_box = boxes[0]

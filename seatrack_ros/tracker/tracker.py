@@ -18,6 +18,7 @@ from ..engine.cpu_precision import choose_cpu_precision
 from ..errors import InputError
 from ..geometry.boxes import finish_box
 from ..geometry.crop import TrackerSettings, crop_window, window_is_regular
+from .colour_prior import ColourPrior
 
 LOG = logging.getLogger(__name__)
 
@@ -86,8 +87,8 @@ class SEATracker:
     `load_checkpoint`.
 
     ``settings`` default to the authors' tracker at the model's crop sizes, with the model's
-    ``tracker_options`` (its registry variant's: the demo model damps size changes, see
-    `TrackerSettings.size_update_rate`).
+    ``tracker_options`` (its registry variant's: the demo model damps size changes and weights the score
+    map by the target's colour, see `TrackerSettings.size_update_rate` and ``colour_prior``).
 
     Two backends with one interface (see `seatrack_ros.tracker.host_backend`) do the per-frame work;
     this class validates inputs, keeps the state and turns the backend's peak into the image box with
@@ -161,6 +162,8 @@ class SEATracker:
         self.profile = profile
         self.state: list[float] | None = None
         self.image_hw: tuple[int, int] | None = None
+        self.colour_prior: ColourPrior | None = None  # made at `initialize` when settings.colour_prior > 0
+        self._feat = self.settings.search_size // self.model.config.patch_size
 
     @property
     def precision(self) -> str:
@@ -216,6 +219,7 @@ class SEATracker:
         """Forget the target; `track` needs a new `initialize`."""
         self.state = None
         self.image_hw = None
+        self.colour_prior = None
 
     def normalize(self, crop: np.ndarray) -> torch.Tensor:
         """(S, S, 6) uint8 crop -> (1, 6, S, S) float32 ``(pixel/255 - mean) / std`` on the device
@@ -231,6 +235,8 @@ class SEATracker:
                 "box_outside", f"box {box} lies too far outside the image for a template crop around it"
             )
         self.backend.initialize(rgb, aux, box)
+        if self.settings.colour_prior > 0:
+            self.colour_prior = ColourPrior(rgb, box, self.settings.colour_prior)
         self.state = list(box)
         self.image_hw = image_hw
 
@@ -241,7 +247,10 @@ class SEATracker:
         image_hw = check_frame_pair(rgb, aux)
         if image_hw != self.image_hw:
             raise InputError("size_change", f"frame size {image_hw} differs from the initial frame's {self.image_hw}")
-        raw_box, score, peak_index, resize_factor = self.backend.locate(rgb, aux, self.state)
+        weights = None
+        if self.colour_prior is not None:
+            weights = self.colour_prior.weights(rgb, self.state, self.settings, self._feat)
+        raw_box, score, peak_index, resize_factor = self.backend.locate(rgb, aux, self.state, weights)
         clipped, unclipped = finish_box(raw_box, self.state, image_hw, self.settings, resize_factor)
         if not (math.isfinite(score) and all(math.isfinite(v) for v in clipped)):
             # e.g. a checkpoint that went bad after loading: keep the last good state rather than
