@@ -107,7 +107,8 @@ class HostBackend:
             self._mark("backbone_head")
             window = self.window
             if weights is not None:  # window first, then the map: the engine's order of operations
-                window = window * torch.from_numpy(np.ascontiguousarray(weights, np.float32)).to(window.device).reshape(window.shape)
+                cells = torch.from_numpy(np.ascontiguousarray(weights, np.float32)).to(window.device)
+                window = window * cells.reshape(window.shape)
             response = window * out["score_map"]
             boxes, peaks, peak_indices = decode_box(response, out["size_map"], out["offset_map"])
             self._mark("decode")
