@@ -240,6 +240,10 @@ def test_ros2_launch_params_file_and_cli(tmp_path):
         client.wait_for_subscribers()
         try:
             rosutil.wait_until(lambda: client.target_sub.get_publisher_count() > 0, 30, "the target publisher")
+            # the CLI process starts slowly on a loaded machine: frames sent before its subscription is
+            # known would reach only our client (one CI run saw echo miss all eight)
+            rosutil.wait_until(lambda: client.node.count_subscribers(f"{NODE}/target") >= 2, 60,
+                               "the subscription of ros2 topic echo")
             client.first_exchange(lambda: frame_messages(frames[0], "thermal", time.time_ns()))
             printed = None
             for frame in frames:
