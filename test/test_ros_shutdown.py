@@ -6,6 +6,8 @@ them (20 runs each) and prints the counts."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import rosutil
@@ -94,6 +96,30 @@ def test_sigusr1_prints_every_threads_stack_and_the_node_runs_on():
     finally:
         code = node.stop()
     assert code == 0, node.log()
+
+
+def test_a_crash_prints_every_threads_stack_before_the_node_dies():
+    """A fatal signal (here a SIGSEGV sent from outside, as a crash in the middleware's or torch's C code
+    would raise it) leaves the stacks of the main and worker threads in the log, and the exit code says
+    what killed the process (-11): a crash no longer leaves an empty log."""
+    import signal
+    import time
+
+    from shutdown_cases import TOPICS
+
+    node = rosutil.NodeProcess(DOMAIN + 3, dict(TOPICS))
+    try:
+        node.wait_for_log("ready:")
+        time.sleep(0.5)
+        assert "Fatal Python error" not in node.log()  # the control: nothing before the signal
+        node.proc.send_signal(signal.SIGSEGV)
+        code = node.wait_exit(timeout=30)
+    finally:
+        node.stop()
+    log = node.log()
+    assert code == -signal.SIGSEGV, log
+    assert re.search(r"(?s)Fatal Python error: Segmentation fault.*most recent call first.*in main", log), log
+    assert "in _work" in log, log  # the worker thread's stack too
 
 
 def test_sigusr1_while_the_node_exits_never_kills_it():

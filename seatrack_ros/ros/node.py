@@ -64,6 +64,7 @@ from seatrack_ros.ros.stop_signals import (
     StopRequested,
     StopSignals,
     ignore_stacks_requests,
+    report_stacks_on_crash,
     report_stacks_on_request,
 )
 from seatrack_ros.ros.target_requests import TargetRequests
@@ -260,8 +261,8 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     Exit codes: 0 after SIGINT/SIGTERM (also during start-up), 2 when the node cannot start.
     As the process's entry point (``argv`` None) it leaves SIGINT/SIGTERM ignored for the interpreter's
-    exit, prints every thread's stack on SIGUSR1 and when a stop stalls; called with ``argv`` it
-    restores the caller's handlers.
+    exit, prints every thread's stack on SIGUSR1, on a crash and when a stop stalls; called with ``argv``
+    it restores the caller's handlers.
     """
     args = sys.argv if argv is None else argv
     if any(arg in ("-h", "--help") for arg in args[1:2]):
@@ -270,6 +271,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     signals = StopSignals().install()
     if argv is None:
         report_stacks_on_request()  # the entry points did already; also for a main() called directly
+        report_stacks_on_crash()
     fail = rclpy.logging.get_logger("seatrack").error
     node = None
     try:

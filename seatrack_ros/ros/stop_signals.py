@@ -16,6 +16,8 @@ its own handlers instead of rclpy's, in three phases:
 SIGUSR1 prints every thread's stack (`report_stacks_on_request`), from the entry point's first line
 until `main` returns; then it is ignored, because faulthandler's handler goes away while the
 interpreter finalizes and a SIGUSR1 arriving then would kill a process that stopped cleanly (-10).
+From the same first line a crash (SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL) prints every thread's
+stack before the process dies (`report_stacks_on_crash`).
 """
 
 from __future__ import annotations
@@ -92,6 +94,13 @@ def report_stacks_on_request() -> None:
     faulthandler.register(STACKS_SIGNAL, all_threads=True)
 
 
+def report_stacks_on_crash() -> None:
+    """From now on a fatal signal prints every thread's Python stack to stderr, then the process dies as
+    it would have (exit -11 for SIGSEGV). A crash inside a C library (the middleware's threads, torch)
+    otherwise leaves nothing in the log, not even which thread was where."""
+    faulthandler.enable(all_threads=True)
+
+
 def ignore_stacks_requests() -> None:
     """For the process's exit: SIGUSR1 ignored instead of faulthandler's handler, which the
     interpreter removes while it finalizes (the default action would then kill the process)."""
@@ -101,7 +110,8 @@ def ignore_stacks_requests() -> None:
 
 def exit_quietly_on_stop_signal() -> None:
     """For entry points, before their heavy imports: a SIGINT/SIGTERM then exits with code 0 and no
-    traceback (`main` installs `StopSignals` as soon as it runs), and SIGUSR1 prints the stacks."""
+    traceback (`main` installs `StopSignals` as soon as it runs), SIGUSR1 prints the stacks, and so does
+    a crash."""
 
     def _exit(number: int, frame) -> None:
         for later in STOP_SIGNALS:
@@ -116,3 +126,4 @@ def exit_quietly_on_stop_signal() -> None:
     for number in STOP_SIGNALS:
         signal.signal(number, _exit)
     report_stacks_on_request()
+    report_stacks_on_crash()
