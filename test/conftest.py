@@ -5,6 +5,7 @@ is the fast loop."""
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,13 @@ import pytest
 import torch
 
 from seatrack_ros.testing import find_golden
+
+# A suite started in the background of a shell without job control (`sh -c '... &'`, `nohup`) inherits
+# SIGINT ignored, and every process it starts would too: `ros2 launch` then never sees the Ctrl-C the
+# launch tests send it (each one fails after its 30 s wait). An ignored disposition survives exec, a
+# handler does not, so Python's own handler here gives the children SIGINT's default, as at a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # test file -> its markers besides the layer (ros / cuda, else unit); new files get "unit" by default.
