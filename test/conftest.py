@@ -14,7 +14,7 @@ import torch
 
 from seatrack_ros.testing import find_golden
 
-# A suite started in the background of a shell without job control (`sh -c '... &'`, `nohup`) inherits
+# A suite started in the background of a shell without job control (`sh -c '... &'`) inherits
 # SIGINT ignored, and every process it starts would too: `ros2 launch` then never sees the Ctrl-C the
 # launch tests send it (each one fails after its 30 s wait). An ignored disposition survives exec, a
 # handler does not, so Python's own handler here gives the children SIGINT's default, as at a terminal.
